@@ -1,0 +1,45 @@
+"""`uniimage` command line: one subcommand a module in this folder, each exposing `add_parser(subparsers)`.
+
+Exit codes: 0 ok, 2 usage error (argparse), 1 runtime error. User errors print one line, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..errors import UniImageError
+
+# Subcommand modules, in the order `uniimage --help` lists them.
+COMMANDS = [
+    "generate",  # generate, edit, describe
+    "info",  # info, download
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="uniimage", description="TBAC-UniImage: understand and draw with one model.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"uniimage.cli.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except (UniImageError, FileNotFoundError, PermissionError) as e:
+        print(f"uniimage {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
