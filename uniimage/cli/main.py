@@ -15,6 +15,7 @@ from ..errors import UniImageError
 COMMANDS = [
     "generate",  # generate, edit, describe
     "info",  # info, download
+    "data",  # data check
 ]
 
 
