@@ -16,7 +16,7 @@ class DataStats:
     upscaled: int = 0  # yielded, but the short side was under the training size
     t2i: int = 0  # yielded text-to-image samples
     edit: int = 0  # yielded editing samples
-    shard_errors: int = 0  # unreadable / truncated tar shards (their remaining records are lost)
+    shard_errors: int = 0  # read errors in tar shards (rest of that shard lost; one shard may report twice)
 
     @property
     def skipped(self) -> int:
