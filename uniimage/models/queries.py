@@ -1,0 +1,53 @@
+"""Learnable query tokens as their own parameter inside the MLLM's input embedding.
+
+The published model appends 64 tokens `<|img0|>`... to the vocabulary (ids vocab_size ..
+vocab_size + 63) and trains their embedding rows. Here the vocabulary matrix stays as it was
+(frozen, tied to the LM head) and the query rows are a separate `queries` parameter, so weight decay
+or optimizer state never touch the vocabulary and understanding keeps the original head.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+# Rows the published checkpoint's resized embedding carries beyond vocabulary + queries, used by no token.
+PUBLISHED_UNUSED_ROWS = 2
+
+
+class QueryTokenEmbedding(nn.Embedding):
+    """nn.Embedding over the vocabulary, plus `queries` for ids vocab_size .. vocab_size + n - 1."""
+
+    def __init__(self, vocab: nn.Embedding, num_queries: int):
+        nn.Module.__init__(self)
+        self.num_embeddings, self.embedding_dim = vocab.num_embeddings, vocab.embedding_dim
+        self.padding_idx, self.max_norm, self.norm_type = vocab.padding_idx, None, 2.0
+        self.scale_grad_by_freq, self.sparse = False, False
+        self.weight = vocab.weight  # same Parameter: name `weight` keeps LM-head tying working
+        self.queries = nn.Parameter(torch.empty(num_queries, self.embedding_dim, device=vocab.weight.device, dtype=vocab.weight.dtype))
+        # The published layout's extra rows, kept only so a loaded checkpoint saves back bit-exact.
+        self.register_buffer(
+            "unused_rows", torch.zeros(PUBLISHED_UNUSED_ROWS, self.embedding_dim, device=vocab.weight.device, dtype=vocab.weight.dtype), persistent=False
+        )
+
+    @property
+    def num_queries(self) -> int:
+        return self.queries.shape[0]
+
+    def reset_queries(self, generator: torch.Generator | None = None):
+        """Fresh queries drawn around the vocabulary's statistics, like a resized embedding's new rows."""
+        with torch.no_grad():
+            w = self.weight.float()
+            noise = torch.randn(self.queries.shape, generator=generator, device="cpu").to(w.device)
+            self.queries.copy_((w.mean(0) + noise * w.std(0)).to(self.queries.dtype))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        is_query = ids >= self.num_embeddings
+        vocab_emb = super().forward(ids.masked_fill(is_query, 0))
+        if not bool(is_query.any()):
+            return vocab_emb
+        query_emb = self.queries[(ids - self.num_embeddings).clamp(0, self.num_queries - 1)]
+        return torch.where(is_query.unsqueeze(-1), query_emb.to(vocab_emb.dtype), vocab_emb)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}, queries={self.num_queries}"

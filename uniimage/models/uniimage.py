@@ -1,0 +1,111 @@
+"""UniImageModel: the MLLM that reads, the connector, the ladder-conditioned SANA that draws, the VAE.
+
+    condition = connector(MLLM hidden states at the query positions, one depth per DiT block)
+    velocity  = transformer(noisy latents, timestep, condition)
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import torch
+from accelerate import init_empty_weights
+from diffusers import AutoencoderDC
+from torch import nn
+from transformers import Qwen2_5_VLForConditionalGeneration
+
+from ..config import UniImageConfig
+from .connector import Connector
+from .ladder import capture_hidden_states, ladder_indices, run_until_captured
+from .queries import QueryTokenEmbedding
+from .sana import LadderSanaTransformer
+
+
+class UniImageModel(nn.Module):
+    def __init__(self, config: UniImageConfig, mllm: Qwen2_5_VLForConditionalGeneration,
+                 transformer: LadderSanaTransformer, vae: AutoencoderDC, connector: Connector):
+        super().__init__()
+        self.config = config
+        self.mllm, self.transformer, self.vae, self.connector = mllm, transformer, vae, connector
+        if not isinstance(mllm.get_input_embeddings(), QueryTokenEmbedding):
+            mllm.set_input_embeddings(QueryTokenEmbedding(mllm.get_input_embeddings(), config.num_metaqueries))
+        self.ladder = ladder_indices(config.ladder, self.num_mllm_layers, transformer.num_blocks)
+
+    # ---- construction ----
+    @classmethod
+    def from_configs(cls, config: UniImageConfig, mllm_config, transformer_config: dict, vae_config: dict,
+                     empty: bool = False, dtype: torch.dtype = torch.float32, seed: int | None = None) -> "UniImageModel":
+        """Build from component configs: random weights (seeded), or empty (meta) ones to load into."""
+        if seed is not None:
+            torch.manual_seed(seed)
+        with init_empty_weights() if empty else nullcontext():
+            mllm = Qwen2_5_VLForConditionalGeneration._from_config(mllm_config, dtype=dtype)
+            transformer = LadderSanaTransformer.from_config(transformer_config)
+            vae = AutoencoderDC.from_config(vae_config)
+            connector = Connector(mllm_config.text_config.hidden_size, transformer.config.caption_channels)
+            model = cls(config, mllm, transformer, vae, connector)
+        if not empty:
+            model.to(dtype)
+            model.query_embedding.reset_queries()
+        return model
+
+    # ---- parts ----
+    @property
+    def text_model(self):
+        return self.mllm.model.language_model
+
+    @property
+    def query_embedding(self) -> QueryTokenEmbedding:
+        return self.text_model.embed_tokens
+
+    @property
+    def queries(self) -> nn.Parameter:
+        return self.query_embedding.queries
+
+    @property
+    def num_mllm_layers(self) -> int:
+        return len(self.text_model.layers)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.query_embedding.num_embeddings
+
+    # ---- conditioning ----
+    def mllm_hidden_states(self, input_ids, attention_mask, pixel_values=None, image_grid_thw=None,
+                           image_features=None) -> dict[int, torch.Tensor]:
+        """Hidden states at the ladder's indices; the MLLM runs only as deep as the deepest one.
+        `image_features` (vision-tower output for these images) skips re-running the vision tower."""
+        qwen = self.mllm.model
+        token_types = (input_ids == self.mllm.config.image_token_id).int()
+        # Explicit mask-aware positions: left-padded rows start at position 0, as the published model saw.
+        position_ids, _ = qwen.get_rope_index(input_ids, token_types, image_grid_thw=image_grid_thw, attention_mask=attention_mask)
+        extra = {"pixel_values": pixel_values, "image_grid_thw": image_grid_thw}
+        if image_features is not None:
+            extra = {"mm_encoder_outputs": {"image": image_features}, "image_grid_thw": image_grid_thw}
+        with capture_hidden_states(self.text_model, self.ladder) as states:
+            run_until_captured(qwen, input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                               use_cache=False, **extra)
+        return states
+
+    def query_positions(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """[B, N] indices strictly between each row's last <|vision_start|> and last <|vision_end|>."""
+        cfg, n = self.mllm.config, self.config.num_metaqueries
+        seq = torch.arange(input_ids.shape[1], device=input_ids.device)
+        last = lambda tok: torch.where(input_ids == tok, seq, -1).max(dim=1).values
+        start, end = last(cfg.vision_start_token_id), last(cfg.vision_end_token_id)
+        if not bool(((end - start - 1) == n).all()):
+            raise ValueError(f"every MLLM row must end with {n} query tokens between <|vision_start|> and <|vision_end|>")
+        return start.unsqueeze(1) + 1 + torch.arange(n, device=input_ids.device)
+
+    def encode_condition(self, input_ids, attention_mask, pixel_values=None, image_grid_thw=None, image_features=None):
+        """-> (condition [K, B, N, caption_channels], mask [B, N]): block k's context is condition[k]."""
+        states = self.mllm_hidden_states(input_ids, attention_mask, pixel_values, image_grid_thw, image_features)
+        positions = self.query_positions(input_ids)
+        rows = torch.arange(input_ids.shape[0], device=input_ids.device).unsqueeze(1)
+        ladder = torch.stack([states[i][rows, positions] for i in self.ladder])  # [K, B, N, H]
+        condition = self.connector(ladder.to(self.connector[0].weight.dtype))
+        return condition, attention_mask[rows, positions]
+
+    def forward(self, latents, timestep, condition, condition_mask):
+        """Velocity prediction of the ladder-conditioned DiT."""
+        return self.transformer(latents, condition, timestep, encoder_attention_mask=condition_mask, return_dict=False)[0]

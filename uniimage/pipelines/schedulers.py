@@ -1,0 +1,29 @@
+"""Samplers and the training noise schedule, straight from diffusers and the checkpoint's configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from diffusers import DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler
+
+from ..errors import CheckpointError
+
+
+def load_sampler(scheduler_dir: Path, kind: str = "dpm"):
+    """'dpm': the checkpoint's DPM-Solver++ flow config (published). 'euler': flow-matching Euler,
+    sigmas linspace(1, 1/steps, steps) with the same flow shift."""
+    try:
+        dpm = DPMSolverMultistepScheduler.from_pretrained(scheduler_dir)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"cannot read the sampler config in {scheduler_dir}: {e}") from e
+    if kind == "dpm":
+        return dpm
+    if kind == "euler":
+        return FlowMatchEulerDiscreteScheduler(num_train_timesteps=dpm.config.num_train_timesteps,
+                                               shift=dpm.config.get("flow_shift") or 1.0)
+    raise CheckpointError(f"unknown sampler {kind!r}: use 'dpm' or 'euler'")
+
+
+def training_noise_schedule(num_train_timesteps: int = 1000, shift: float = 1.0) -> FlowMatchEulerDiscreteScheduler:
+    """The published training schedule: flow-matching Euler over 1000 steps, shift 1."""
+    return FlowMatchEulerDiscreteScheduler(num_train_timesteps=num_train_timesteps, shift=shift)
