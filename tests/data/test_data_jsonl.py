@@ -76,3 +76,19 @@ def test_empty_manifest_raises(tmp_path):
     (tmp_path / "empty.jsonl").write_text("\n\n")
     with pytest.raises(DataError, match="empty"):
         JsonlReader(tmp_path / "empty.jsonl", 16)
+
+
+def test_rows_split_over_two_ranks_two_workers(jsonl_dataset, monkeypatch):
+    import uniimage.data.stream as stream
+
+    for epoch in range(2):
+        seen = []
+        for rank in range(2):
+            for worker in range(2):
+                monkeypatch.setattr(stream, "get_worker_info", lambda w=worker: type("W", (), {"id": w, "num_workers": 2}))
+                r = JsonlReader(jsonl_dataset, 16, seed=7, rank=rank, world_size=2)
+                r.set_epoch(epoch)
+                seen.append([x["key"] for x in r])
+        flat = [k for keys in seen for k in keys]
+        assert len(flat) == len(set(flat)) == 6 and set(flat) == {"t0", "t1", "t2", "t3", "e0", "e1"}
+        assert all(keys for keys in seen)  # 11 rows over 4 slots: everyone gets some usable ones here

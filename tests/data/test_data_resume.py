@@ -3,7 +3,6 @@
 import json
 
 import pytest
-import torch
 from datasets import Dataset, Features, Image, Value
 from uniimage_data_helpers import corrupt_bytes, png_bytes, write_image_folder, write_shards
 

@@ -8,7 +8,6 @@ continues with exactly the samples a straight run would have produced.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import random
 from typing import Iterator
@@ -60,13 +59,13 @@ class SampleStream(IterableDataset):
         self.stats = DataStats()
         self.epoch, self.position = 0, 0  # position: records of this epoch consumed (yielded or skipped)
 
-    def records(self, epoch: int, slot: int, num_slots: int) -> Iterator[Record]:
+    def records(self, epoch: int, slot: int, num_slots: int, start: int = 0) -> Iterator[Record]:
+        """This slot's undecoded records of `epoch`, from the `start`-th on (same order on every call)."""
         raise NotImplementedError
 
     def iter_epoch(self, epoch: int, slot: int = 0, num_slots: int = 1, start: int = 0) -> Iterator[tuple[int, dict]]:
         """(position after this record, sample) for one epoch of one slot, from record `start` on."""
-        stream = itertools.islice(self.records(epoch, slot, num_slots), start, None)
-        for pos, rec in enumerate(stream, start + 1):
+        for pos, rec in enumerate(self.records(epoch, slot, num_slots, start), start + 1):
             sample = decode_record(rec, self.transform, self.stats, self.path)
             if sample is None:
                 continue
@@ -84,8 +83,9 @@ class SampleStream(IterableDataset):
         if start == 0 and got == 0:
             if read:
                 s = self.stats
+                where = f" (reader slot {slot} of {num_slots})" if num_slots > 1 else ""
                 raise DataError(
-                    f"no usable samples in {self.path}: {read} records read, all skipped "
+                    f"no usable samples in {self.path}{where}: {read} records read, all skipped "
                     f"(missing {s.skipped_missing}, corrupt {s.skipped_corrupt}, too small {s.skipped_too_small}, "
                     f"invalid {s.skipped_invalid})"
                 )
@@ -121,6 +121,7 @@ class IndexedStream(SampleStream):
             return torch.arange(len(self))
         return torch.randperm(len(self), generator=torch.Generator().manual_seed(self.seed * 100003 + epoch))
 
-    def records(self, epoch: int, slot: int, num_slots: int) -> Iterator[Record]:
-        for index in self.order(epoch)[slot::num_slots].tolist():
+    def records(self, epoch: int, slot: int, num_slots: int, start: int = 0) -> Iterator[Record]:
+        # Resuming skips rows by index: nothing before `start` is even read.
+        for index in self.order(epoch)[slot::num_slots][start:].tolist():
             yield self.record(index)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import itertools
 import json
 import logging
 from pathlib import Path
@@ -78,11 +79,12 @@ class WebDatasetReader(SampleStream):
             rng_for(self.seed, "shards", epoch).shuffle(shards)  # identical on every rank: disjoint slices
         return shards[slot::num_slots]
 
-    def records(self, epoch: int, slot: int, num_slots: int) -> Iterator[Record]:
+    def records(self, epoch: int, slot: int, num_slots: int, start: int = 0) -> Iterator[Record]:
         urls = [{"url": s} for s in self.shards_for(epoch, slot, num_slots)]
         raw = iter(wds.tarfile_samples(urls, handler=self._shard_error))
         if self.shuffle and self.shuffle_buffer > 1:
             rng = rng_for(self.seed, "buffer", epoch, slot)
             raw = wds.shuffle(self.shuffle_buffer, initial=self.shuffle_buffer, rng=rng)(raw)
-        for sample in raw:
+        # Resuming replays the byte stream through the same seeded buffer, skipping without decoding.
+        for sample in itertools.islice(raw, start, None):
             yield record_from_tar(sample)
