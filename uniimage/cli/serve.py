@@ -1,0 +1,52 @@
+"""`uniimage serve`: the web UI and the HTTP API for one model, on one port."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import InputError
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="web UI + OpenAI-shaped HTTP API for one model",
+        description="Serve one model: a Gradio page at /ui and an HTTP API under /v1 (OpenAPI at /docs), same port.",
+    )
+    p.add_argument("--model", required=True, help="preset name (e.g. tiny) or local model folder")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs --api-key)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--api-key", default=None, help="bearer token for the API and password of the UI")
+    p.add_argument("--max-queue", type=_positive, default=16, help="requests waiting before 429 (default 16)")
+    p.add_argument("--max-batch", type=_positive, default=4, help="generation requests per pipeline call (1 = off)")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds a request may take, queue included")
+    p.add_argument("--no-ui", action="store_true", help="API only")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..serving.app import serve
+    from ..serving.auth import check_bind
+
+    try:
+        check_bind(args.host, args.api_key)
+    except ValueError as e:
+        raise InputError(str(e)) from e
+    serve(
+        args.model,
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key,
+        max_queue=args.max_queue,
+        max_batch=args.max_batch,
+        timeout_s=args.timeout,
+        ui=not args.no_ui,
+    )
+    return 0

@@ -1,0 +1,230 @@
+"""The Gradio page: Generate / Edit / Understand tabs, all through the same Service (limits, queue)."""
+
+from __future__ import annotations
+
+import queue as stdqueue
+from pathlib import Path
+
+import gradio as gr
+from gradio.utils import get_upload_folder
+
+from ..errors import InputError
+from .encode import decode_upload
+from .limits import LimitError, check_image_count
+from .queue import JobCancelled, JobTimeout, QueueFull
+from .service import Service
+
+NEGATIVE_PRESETS = {
+    "none": "",
+    "low quality": "low quality, blurry, jpeg artifacts, noisy, deformed",
+    "photo defects": "overexposed, underexposed, out of focus, motion blur, lens flare",
+    "text and watermarks": "text, watermark, signature, logo, caption",
+}
+
+USER_ERRORS = (InputError, QueueFull, JobTimeout, JobCancelled)
+
+
+def _negative(preset: str, extra: str) -> str:
+    return ", ".join(p for p in (NEGATIVE_PRESETS.get(preset, ""), (extra or "").strip()) if p)
+
+
+def _read_upload(path: str, service: Service):
+    """Gradio hands us paths of files it stored; open only those, never anything else."""
+    root = Path(get_upload_folder()).resolve()
+    real = Path(path).resolve()
+    if not real.is_relative_to(root) or not real.is_file():
+        raise LimitError("uploads are read only from the server's upload folder")
+    if real.stat().st_size > service.limits.max_upload_bytes:
+        raise LimitError(f"{real.name} is over the upload limit of {service.limits.max_upload_bytes} bytes", status=413)
+    return decode_upload(real.read_bytes(), service.limits, real.name)
+
+
+def _text_turns(history) -> list[dict]:
+    """Chatbot messages -> text-only turns (images travel separately), consecutive user texts merged."""
+    turns: list[dict] = []
+    for message in history or []:
+        content = message.get("content")
+        if isinstance(content, list):  # Gradio may hand back [{"type": "text", "text": ...}, ...]
+            content = "\n".join(part.get("text", "") for part in content if isinstance(part, dict))
+        if not isinstance(content, str) or not content.strip():
+            continue
+        if turns and turns[-1]["role"] == message["role"]:
+            turns[-1]["content"] += "\n" + content
+        else:
+            turns.append({"role": message["role"], "content": content})
+    return turns
+
+
+def _gallery_paths(items) -> list[str]:
+    # Gallery(type="filepath") gives (path, caption) pairs.
+    return [item[0] if isinstance(item, (tuple, list)) else item for item in (items or [])]
+
+
+def _run_image_job(service: Service, make_job, progress: gr.Progress):
+    try:
+        job = service.submit(make_job())
+    except USER_ERRORS as e:
+        raise gr.Error(str(e)) from e
+
+    def report(j):
+        step, total = j.progress
+        if total:
+            progress((step, total), desc="sampling", unit="steps")
+        else:
+            progress(0.0, desc=f"queued ({service.queue.depth()} waiting)")
+
+    try:
+        images = service.wait_blocking(job, on_progress=report)
+    except USER_ERRORS as e:
+        raise gr.Error(str(e)) from e
+    seed = job.payload.seed
+    return images, seed, f"Done: {len(images)} image(s), seed {seed}"
+
+
+def _seed_controls(service: Service):
+    with gr.Row():
+        seed = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=2**31 - 1)
+        randomize = gr.Checkbox(label="Randomize seed", value=True)
+    return seed, randomize
+
+
+def _sampling_controls(service: Service, edit: bool):
+    lim = service.limits
+    with gr.Row():
+        steps = gr.Slider(lim.min_steps, lim.max_steps, value=min(30, lim.max_steps), step=1, label="Steps")
+        guidance = gr.Slider(0.0, min(15.0, lim.max_guidance), value=4.5, step=0.1, label="Text guidance")
+        image_guidance = gr.Slider(0.0, min(5.0, lim.max_guidance), value=1.5, step=0.1, label="Image guidance", visible=edit)
+    with gr.Row():
+        count = gr.Slider(1, min(4, lim.max_n), value=1, step=1, label="Number of images")
+        size = gr.Dropdown(list(lim.sizes), value=lim.sizes[0], label="Size")
+    return steps, guidance, image_guidance, count, size
+
+
+def _outputs():
+    gallery = gr.Gallery(label="Images", format="png", columns=2, buttons=["download", "fullscreen"], elem_id="gallery")
+    used = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="seed-used")
+    status = gr.Markdown(elem_id="status")
+    return gallery, used, status
+
+
+def _generate_tab(service: Service):
+    prompt = gr.Textbox(label="Prompt", lines=2, max_length=service.limits.max_prompt_chars, elem_id="gen-prompt")
+    with gr.Row():
+        preset = gr.Dropdown(list(NEGATIVE_PRESETS), value="low quality", label="Negative preset")
+        extra = gr.Textbox(label="Extra negative prompt", max_length=service.limits.max_prompt_chars)
+    seed, randomize = _seed_controls(service)
+    steps, guidance, _, count, size = _sampling_controls(service, edit=False)
+    button = gr.Button("Generate", variant="primary", elem_id="gen-button")
+    gallery, used, status = _outputs()
+
+    def generate(prompt, preset, extra, seed, randomize, steps, guidance, count, size, progress=gr.Progress()):
+        make = lambda: service.image_job(  # noqa: E731
+            prompt, n=int(count), size=size, negative_prompt=_negative(preset, extra),
+            seed=None if randomize else int(seed or 0), steps=int(steps), guidance_scale=float(guidance),
+        )
+        return _run_image_job(service, make, progress)
+
+    inputs = [prompt, preset, extra, seed, randomize, steps, guidance, count, size]
+    button.click(generate, inputs, [gallery, used, status])
+    prompt.submit(generate, inputs, [gallery, used, status])
+
+
+def _edit_tab(service: Service):
+    sources = gr.Gallery(label=f"Input images (1-{service.limits.max_images_per_edit})", type="filepath",
+                         interactive=True, file_types=["image"], columns=4, elem_id="edit-inputs")
+    prompt = gr.Textbox(label="Instruction", lines=2, max_length=service.limits.max_prompt_chars, elem_id="edit-prompt")
+    seed, randomize = _seed_controls(service)
+    steps, guidance, image_guidance, count, size = _sampling_controls(service, edit=True)
+    button = gr.Button("Edit", variant="primary", elem_id="edit-button")
+    gallery, used, status = _outputs()
+
+    def edit(items, prompt, seed, randomize, steps, guidance, image_guidance, count, size, progress=gr.Progress()):
+        def make():
+            paths = _gallery_paths(items)
+            check_image_count(len(paths), service.limits)
+            images = [_read_upload(p, service) for p in paths]
+            return service.image_job(
+                prompt, n=int(count), size=size, seed=None if randomize else int(seed or 0), steps=int(steps),
+                guidance_scale=float(guidance), images=images, image_guidance_scale=float(image_guidance),
+            )
+
+        return _run_image_job(service, make, progress)
+
+    button.click(edit, [sources, prompt, seed, randomize, steps, guidance, image_guidance, count, size],
+                 [gallery, used, status])
+
+
+def _understand_tab(service: Service):
+    chatbot = gr.Chatbot(label="Conversation", height=420, elem_id="chatbot")
+    box = gr.MultimodalTextbox(placeholder="Upload an image and ask about it", file_types=["image"],
+                               file_count="multiple", max_plain_text_length=service.limits.max_prompt_chars,
+                               elem_id="chat-input")
+    images = gr.State([])  # decoded images of this conversation; the model answers about all of them
+    clear = gr.Button("New conversation")
+
+    def add_user(message, history, held):
+        files, text = message.get("files", []), (message.get("text") or "").strip()
+        try:
+            new = [_read_upload(f if isinstance(f, str) else f["path"], service) for f in files]
+            if len(held) + len(new) > service.limits.max_images_per_edit:
+                raise LimitError(f"at most {service.limits.max_images_per_edit} images per conversation")
+        except InputError as e:
+            raise gr.Error(str(e)) from e
+        history = list(history or [])
+        for f in files:
+            history.append({"role": "user", "content": {"path": f if isinstance(f, str) else f["path"]}})
+        if text:
+            history.append({"role": "user", "content": text})
+        return history, held + new, gr.MultimodalTextbox(value=None)
+
+    def answer(history, held):
+        turns = _text_turns(history)
+        if not turns or turns[-1]["role"] != "user":
+            return history  # nothing new to answer (an image alone, no question yet)
+        pieces: stdqueue.Queue = stdqueue.Queue()
+        try:
+            job = service.submit(service.chat_job(held, turns[-1]["content"], sink=pieces.put, history=turns[:-1]))
+        except USER_ERRORS as e:
+            raise gr.Error(str(e)) from e
+        history = history + [{"role": "assistant", "content": ""}]
+        try:
+            while True:
+                try:
+                    piece = pieces.get(timeout=0.1)
+                except stdqueue.Empty:
+                    if job.future.done() or job.expired():
+                        break
+                    continue
+                if piece is None:
+                    break
+                history[-1] = {"role": "assistant", "content": history[-1]["content"] + piece}
+                yield history
+            job.future.result(timeout=10)  # surfaces the worker's error, if any
+        except USER_ERRORS as e:
+            raise gr.Error(str(e)) from e
+        finally:
+            job.cancel()  # the page went away mid-answer: stop generating
+        yield history
+
+    box.submit(add_user, [box, chatbot, images], [chatbot, images, box]).then(answer, [chatbot, images], chatbot)
+    clear.click(lambda: ([], [], None), None, [chatbot, images, box])
+
+
+def build_ui(service: Service) -> gr.Blocks:
+    with gr.Blocks(title="uniimage", analytics_enabled=False) as demo:
+        gr.Markdown(f"## uniimage: `{service.model_id}`: generate, edit and understand images")
+        with gr.Tab("Generate", id="generate"):
+            _generate_tab(service)
+        with gr.Tab("Edit", id="edit"):
+            _edit_tab(service)
+        with gr.Tab("Understand", id="understand"):
+            _understand_tab(service)
+    # Gradio's own queue feeds ours; allow a few in flight so UI requests can share a batch.
+    demo.queue(max_size=service.queue.max_queue, default_concurrency_limit=service.queue.max_batch)
+    return demo
+
+
+def theme():
+    """System fonts only: the default theme pulls web fonts from the internet, which a server here must not."""
+    system = ["ui-sans-serif", "system-ui", "sans-serif"]
+    return gr.themes.Default(font=system, font_mono=["ui-monospace", "monospace"])
