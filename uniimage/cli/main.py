@@ -15,6 +15,8 @@ from ..errors import UniImageError
 COMMANDS = [
     "generate",  # generate, edit, describe
     "info",  # info, download
+    "eval",  # benchmark samplers: geneval, dpg, edit, prompts, shapes
+    "metrics",  # fid, clip-score
     "data",  # data check
 ]
 
