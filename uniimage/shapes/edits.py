@@ -3,7 +3,7 @@
 Kinds: recolor, add, remove, move. The edited object is named by its shape, which is unique in the
 source scene, so every instruction has exactly one right answer. In the training split neither
 scene nor instruction touches a held-out combination; in the heldout split the edit creates one
-(recolor into, or add, a held-out colour-shape pair).
+(recolor into, or add, a held-out colour-shape pair) from a source free of them.
 """
 
 from __future__ import annotations
@@ -34,13 +34,13 @@ class EditItem:
 
 
 def _source_objects(rng: random.Random, split: str, heldout: HeldOut, n: int, must_have: str | None = None):
-    """n objects with distinct shapes (so each is nameable), `must_have` shape among them."""
+    """n objects with distinct shapes (so each is nameable), `must_have` shape among them.
+    Sources are free of held-out combinations in both splits: in heldout, the edit creates one."""
     shapes = rng.sample(SHAPES, n)
     if must_have and must_have not in shapes:
         shapes[0] = must_have
-    specs = [(s, rng.choice(heldout.allowed_colors(s) if split == "train" else list(COLORS))) for s in shapes]
-    accept = (lambda objs: not heldout.scene_touches(objs)) if split == "train" else None
-    return place_objects(rng, specs, accept=accept)
+    specs = [(s, rng.choice(heldout.allowed_colors(s))) for s in shapes]
+    return place_objects(rng, specs, accept=lambda objs: not heldout.scene_touches(objs))
 
 
 def _recolor(rng, objects, split, heldout, held_pair=None):

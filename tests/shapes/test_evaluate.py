@@ -1,0 +1,114 @@
+"""The eval loop: prompts go to the pipeline with the right arguments, images are judged, and the
+summary / results have the promised shape.
+
+`GroundTruthPipe` is a test double, not a model: it returns the ground-truth render of each
+prompt's scene (and the true answer to each question), so a correct loop must score 1.0 and a
+blank-image pipe 0.0. The last test runs the real random "tiny" UniImagePipeline when it exists,
+and checks only that the loop runs end to end and reports counts and the JSON shape.
+"""
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import uniimage
+from uniimage.shapes import evaluate as shapes_eval
+from uniimage.shapes.edits import edit_items
+from uniimage.shapes.heldout import heldout_combinations
+from uniimage.shapes.prompts import t2i_items
+from uniimage.shapes.render import render_scene
+from uniimage.shapes.vqa import vqa_items
+
+
+class _Output:
+    def __init__(self, images):
+        self.images = images
+
+
+class GroundTruthPipe:
+    def __init__(self, split="heldout", limit=24, image_size=shapes_eval.SOURCE_IMAGE_SIZE):
+        held = heldout_combinations()
+        seed = shapes_eval.PROMPT_SEED
+        self.scenes = {}
+        for item in t2i_items(limit, split, seed, held):
+            self.scenes.setdefault(item.prompt, item.scene)
+        for edit in edit_items(limit, split, seed, held):
+            self.scenes[(edit.instruction, render_scene(edit.source, image_size).tobytes())] = edit.target
+        self.answers = {
+            (q.question, render_scene(q.scene, image_size).tobytes()): q.answer for q in vqa_items(limit, split, seed, held)
+        }
+        self.calls = []
+
+    def __call__(self, prompt, image=None, num_inference_steps=None, guidance_scale=None, num_images_per_prompt=1, generator=None):
+        self.calls.append((prompt, num_inference_steps, guidance_scale, num_images_per_prompt, generator.initial_seed()))
+        scene = self.scenes[prompt if image is None else (prompt, image.tobytes())]
+        return _Output([render_scene(scene, 96)] * num_images_per_prompt)
+
+    def understand(self, image, question, max_new_tokens=16):
+        return self.answers[(question, image.tobytes())].capitalize() + "."
+
+
+class BlankPipe:
+    def __call__(self, prompt, num_images_per_prompt=1, **kwargs):
+        return _Output([Image.new("RGB", (64, 64), "white")] * num_images_per_prompt)
+
+
+def _args(**overrides):
+    parser = argparse.ArgumentParser()
+    shapes_eval.add_arguments(parser)
+    argv = ["--model", overrides.pop("model", "fake")]
+    for key, value in overrides.items():
+        flag = "--" + key.replace("_", "-")
+        argv += [flag] if value is True else [flag, str(value)]
+    return parser.parse_args(argv)
+
+
+@pytest.mark.parametrize("task,categories", [
+    ("t2i", {"colors", "color_attr", "position", "counting"}),
+    ("edit", {"recolor", "add"}),
+    ("vqa", {"color", "count", "shape", "position", "exists"}),
+])
+def test_ground_truth_scores_one(task, categories):
+    pipe = GroundTruthPipe()
+    rows = shapes_eval.evaluate(pipe, task=task, split="heldout", limit=20, seed=3, steps=7, guidance=2.0, images_per_prompt=2)
+    summary = shapes_eval.summarise(rows)
+    assert len(rows) == 20 and set(summary) == categories | {"overall"}
+    assert summary["overall"] == 1.0, [r["reason"] for r in rows if r["correct"] < 1]
+    if task != "vqa":
+        assert pipe.calls[0][1:] == (7, 2.0, 2, 3) and pipe.calls[5][4] == 8  # per-prompt seed = seed + index
+
+
+def test_blank_images_score_zero_with_reasons():
+    rows = shapes_eval.evaluate(BlankPipe(), task="t2i", split="train", limit=12)
+    assert shapes_eval.summarise(rows)["overall"] == 0.0
+    assert all(row["correct"] == 0.0 and "found 0" in row["reason"] for row in rows)
+    assert {row["category"] for row in rows} == set(shapes_eval.summarise(rows)) - {"overall"}
+
+
+def test_run_prints_one_json_object_and_writes_results(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(uniimage, "UniImagePipeline", type("P", (), {"from_pretrained": staticmethod(lambda m: GroundTruthPipe("train", 12))}), raising=False)
+    out = tmp_path / "results.jsonl"
+    assert shapes_eval.run(_args(split="train", limit=12, json=True, out=out)) == 0
+    summary = json.loads(capsys.readouterr().out)  # stdout is exactly one JSON object
+    assert summary == {"overall": 1.0, **{c: 1.0 for c in ("single_object", "two_object", "counting", "colors", "position", "color_attr")}}
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 12 and {"prompt", "metadata", "correct", "reason"} <= set(rows[0])
+
+
+def test_real_tiny_pipeline_loop(tmp_path, capsys):
+    try:
+        from uniimage import UniImagePipeline  # noqa: F401
+    except Exception as error:  # the pipeline is another engineer's module; absent means untestable here
+        pytest.skip(f"UniImagePipeline unavailable: {error}")
+    out = tmp_path / "results.jsonl"
+    assert shapes_eval.run(_args(model="tiny", limit=6, steps=1, json=True, out=out, image_size=32)) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert set(summary) == {"overall", "colors", "color_attr", "position", "counting"}
+    assert all(0.0 <= value <= 1.0 for value in summary.values())
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 6 and all(isinstance(row["correct"], float) for row in rows)
+    assert shapes_eval.run(_args(model="tiny", task="vqa", limit=5, json=True, image_size=32)) == 0
+    assert set(json.loads(capsys.readouterr().out)) == {"overall", "color", "count", "shape", "position", "exists"}
