@@ -113,8 +113,7 @@ def finish_loading(model):
     emb = model.query_embedding
     if emb.unused_rows.device.type == "meta":
         emb.unused_rows = torch.zeros(emb.unused_rows.shape, dtype=emb.weight.dtype)
-    if model.mllm.config.tie_word_embeddings:
-        model.mllm.lm_head.weight = emb.weight
+    model.tie_head()
     left = [n for n, p in model.named_parameters() if p.device.type == "meta" and n != keymap.LM_HEAD]
     if left:
         raise CheckpointError(f"{len(left)} parameter(s) were not loaded: {_listing(left)}")

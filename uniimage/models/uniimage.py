@@ -29,6 +29,7 @@ class UniImageModel(nn.Module):
         self.mllm, self.transformer, self.vae, self.connector = mllm, transformer, vae, connector
         if not isinstance(mllm.get_input_embeddings(), QueryTokenEmbedding):
             mllm.set_input_embeddings(QueryTokenEmbedding(mllm.get_input_embeddings(), config.num_metaqueries))
+        self.tie_head()
         self.ladder = ladder_indices(config.ladder, self.num_mllm_layers, transformer.num_blocks)
 
     # ---- construction ----
@@ -44,10 +45,15 @@ class UniImageModel(nn.Module):
             vae = AutoencoderDC.from_config(vae_config)
             connector = Connector(mllm_config.text_config.hidden_size, transformer.config.caption_channels)
             model = cls(config, mllm, transformer, vae, connector)
+        model.tie_head()  # again outside init_empty_weights, which re-creates assigned parameters
         if not empty:
             model.to(dtype)
             model.query_embedding.reset_queries()
         return model
+
+    def tie_head(self):
+        if self.mllm.config.tie_word_embeddings:
+            self.mllm.lm_head.weight = self.query_embedding.weight  # the LM head is the vocabulary rows
 
     # ---- parts ----
     @property
