@@ -98,3 +98,41 @@ def save_pretrained(model: UniImageModel, components: Components, folder: str | 
     config = replace(model.config, **ids)
     config.extra.setdefault("architectures", ["TBACUniImagePipeline"])
     config.to_json_file(folder / CONFIG_FILE)
+
+
+def from_components(mllm: str, diffusion: str, vae: str | None = None, scheduler: str | None = None,
+                    torch_dtype: torch.dtype = torch.float32, seed: int = 0, **config_fields):
+    """A fresh UniImage model from pretrained bases (what training stage 1 starts from): the MLLM and
+    the SANA transformer / VAE keep their pretrained weights; connector and queries are new.
+    `mllm` is a Qwen2.5-VL folder or hub id, `diffusion` a SANA diffusers folder or hub id."""
+    from diffusers import AutoencoderDC
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from ..models.connector import Connector
+    from ..models.sana import LadderSanaTransformer
+
+    torch.manual_seed(seed)
+    components_config = UniImageConfig(mllm_id=mllm, diffusion_model_id=diffusion, vae_id=vae, scheduler_id=scheduler,
+                                       **config_fields)
+    components = load_components(components_config, [Path.cwd()])
+    patterns = ["*.safetensors", "*.json"]
+    from .components import resolve
+
+    mllm_dir = resolve(mllm, [Path.cwd()], patterns + ["*.txt", "*.jinja"])
+    diffusion_dir = resolve(diffusion, [Path.cwd()], ["transformer/*", "vae/*", "scheduler/*"])
+    vae_dir = resolve(components_config.vae_id, [Path.cwd()], ["vae/*"])
+    try:
+        qwen = Qwen2_5_VLForConditionalGeneration.from_pretrained(mllm_dir, dtype=torch_dtype, use_safetensors=True)
+        transformer = LadderSanaTransformer.from_pretrained(diffusion_dir, subfolder="transformer", torch_dtype=torch_dtype, use_safetensors=True)
+        vae_model = AutoencoderDC.from_pretrained(vae_dir, subfolder="vae", torch_dtype=torch_dtype, use_safetensors=True)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"cannot load base component weights: {e}") from e
+    config = UniImageConfig(**{**components_config.__dict__, "extra": {}})
+    latent = vae_model.config
+    config.in_channels = latent.latent_channels
+    config.vae_downsample_f = 2 ** (len(latent.encoder_block_out_channels) - 1)
+    config.input_size = transformer.config.sample_size
+    connector = Connector(qwen.config.text_config.hidden_size, transformer.config.caption_channels).to(torch_dtype)
+    model = UniImageModel(config, qwen, transformer, vae_model, connector)
+    model.query_embedding.reset_queries()
+    return model.eval(), build_processor(config, components), components

@@ -51,6 +51,13 @@ class UniImageModel(nn.Module):
             model.query_embedding.reset_queries()
         return model
 
+    @classmethod
+    def from_components(cls, mllm: str, diffusion: str, **kwargs) -> "UniImageModel":
+        """Fresh model from pretrained Qwen2.5-VL and SANA folders / hub ids (see checkpoint.pretrained)."""
+        from ..checkpoint.pretrained import from_components
+
+        return from_components(mllm, diffusion, **kwargs)[0]
+
     def tie_head(self):
         if self.mllm.config.tie_word_embeddings:
             self.mllm.lm_head.weight = self.query_embedding.weight  # the LM head is the vocabulary rows
