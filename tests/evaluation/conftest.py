@@ -27,9 +27,12 @@ class CountingPipe:
 
 @pytest.fixture(scope="session")
 def tiny_pipeline():
-    from uniimage import UniImagePipeline
+    """Loaded once, through the CLI's own loader (preset, device, dtype)."""
+    from uniimage.evaluation.runner import load_pipeline
 
-    return UniImagePipeline.from_pretrained("tiny")
+    pipe, dtype = load_pipeline("tiny", "cpu", "auto")
+    assert dtype == "float32"
+    return pipe
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Callable
 
 from .layouts import Layout
 from .sampler import SamplerSettings, run_sampler, select_tasks
-from .sharding import Shard, effective_shard, launched_processes
+from .sharding import Shard, effective_shard, is_launched, launched_processes, partial_state
 from .summary import run_entry, update_summary
 from .tasks import Task
 
@@ -36,11 +36,8 @@ def pick_device(device: str | None) -> str:
 
     if device:
         return device
-    _, n = launched_processes()
-    if n > 1:
-        from accelerate import PartialState
-
-        return str(PartialState().device)
+    if is_launched():
+        return str(partial_state().device)
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -65,9 +62,7 @@ def _count_complete(job: Job) -> tuple[int, int]:
 
 def _wait_for_other_processes(num_processes: int) -> None:
     if num_processes > 1:
-        from accelerate import PartialState
-
-        PartialState().wait_for_everyone()
+        partial_state().wait_for_everyone()
 
 
 def run_job(job: Job, pipe=None) -> dict:
@@ -89,13 +84,14 @@ def run_job(job: Job, pipe=None) -> dict:
     entry = run_entry(result, job.settings, shard, {"model_load_s": round(load_s, 3)}, device, dtype)
     summary = update_summary(job.out_dir, header, entry, complete, selected)
     if rank == 0:
-        _report(job, result, complete, selected)
+        _report(job, shard, result, complete, selected)
     return summary
 
 
-def _report(job: Job, result, complete: int, selected: int) -> None:
+def _report(job: Job, shard: Shard, result, complete: int, selected: int) -> None:
+    who = f"{job.benchmark} (shard {shard})" if shard.count > 1 else job.benchmark
     print(
-        f"{job.benchmark}: sampled {result.generated} prompts ({result.images} images) in {result.seconds:.1f}s, "
+        f"{who}: sampled {result.generated} prompts ({result.images} images) in {result.seconds:.1f}s, "
         f"skipped {result.skipped} already complete; {complete}/{selected} prompts complete in {job.out_dir}"
     )
     if complete < selected:

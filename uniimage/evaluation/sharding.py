@@ -35,15 +35,25 @@ def parse_shard(text: str | None) -> Shard:
     return Shard(i, n)
 
 
-def launched_processes() -> tuple[int, int]:
-    """(process index, process count) under `accelerate launch` / torchrun, else (0, 1).
+def is_launched() -> bool:
+    """True under `accelerate launch` / torchrun with several processes (they set WORLD_SIZE)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
-    accelerate is only imported when a launcher set WORLD_SIZE, so a plain run stays light."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return 0, 1
+
+def partial_state():
+    """accelerate's process state. Without a GPU it must be asked for CPU explicitly, else it reports
+    one process per launched process and every process would sample everything."""
+    import torch
     from accelerate import PartialState
 
-    state = PartialState()
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def launched_processes() -> tuple[int, int]:
+    """(process index, process count) under a launcher, else (0, 1); a plain run never imports accelerate."""
+    if not is_launched():
+        return 0, 1
+    state = partial_state()
     return state.process_index, state.num_processes
 
 
