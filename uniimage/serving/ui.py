@@ -21,6 +21,7 @@ NEGATIVE_PRESETS = {
     "text and watermarks": "text, watermark, signature, logo, caption",
 }
 
+EMPTY_ANSWER = "(the model answered with whitespace only)"
 USER_ERRORS = (InputError, QueueFull, JobTimeout, JobCancelled)
 
 
@@ -100,10 +101,11 @@ def _sampling_controls(service: Service, edit: bool):
     return steps, guidance, image_guidance, count, size
 
 
-def _outputs():
-    gallery = gr.Gallery(label="Images", format="png", columns=2, buttons=["download", "fullscreen"], elem_id="gallery")
-    used = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="seed-used")
-    status = gr.Markdown(elem_id="status")
+def _outputs(prefix: str):
+    gallery = gr.Gallery(label="Images", format="png", columns=2, buttons=["download", "fullscreen"],
+                         elem_id=f"{prefix}-gallery")
+    used = gr.Number(label="Seed used", precision=0, interactive=False, elem_id=f"{prefix}-seed-used")
+    status = gr.Markdown(elem_id=f"{prefix}-status")
     return gallery, used, status
 
 
@@ -115,7 +117,7 @@ def _generate_tab(service: Service):
     seed, randomize = _seed_controls(service)
     steps, guidance, _, count, size = _sampling_controls(service, edit=False)
     button = gr.Button("Generate", variant="primary", elem_id="gen-button")
-    gallery, used, status = _outputs()
+    gallery, used, status = _outputs("gen")
 
     def generate(prompt, preset, extra, seed, randomize, steps, guidance, count, size, progress=gr.Progress()):
         make = lambda: service.image_job(  # noqa: E731
@@ -136,7 +138,7 @@ def _edit_tab(service: Service):
     seed, randomize = _seed_controls(service)
     steps, guidance, image_guidance, count, size = _sampling_controls(service, edit=True)
     button = gr.Button("Edit", variant="primary", elem_id="edit-button")
-    gallery, used, status = _outputs()
+    gallery, used, status = _outputs("edit")
 
     def edit(items, prompt, seed, randomize, steps, guidance, image_guidance, count, size, progress=gr.Progress()):
         def make():
@@ -204,6 +206,8 @@ def _understand_tab(service: Service):
             raise gr.Error(str(e)) from e
         finally:
             job.cancel()  # the page went away mid-answer: stop generating
+        if not history[-1]["content"].strip():
+            history[-1] = {"role": "assistant", "content": EMPTY_ANSWER}
         yield history
 
     box.submit(add_user, [box, chatbot, images], [chatbot, images, box]).then(answer, [chatbot, images], chatbot)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .conftest import STEPS, data_uri, decode_b64_png, png_bytes
+from serving_helpers import STEPS, data_uri, decode_b64_png, png_bytes
 
 
 def generate(client, **fields):

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from uniimage.serving.queue import JobCancelled
 
-from .conftest import STEPS, WorkerGate
+from serving_helpers import STEPS, WorkerGate
 
 GEN = "/v1/images/generations"
 

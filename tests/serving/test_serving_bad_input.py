@@ -10,7 +10,7 @@ from PIL import Image
 
 from uniimage.serving import Limits
 
-from .conftest import STEPS, data_uri, png_bytes
+from serving_helpers import STEPS, data_uri, png_bytes
 
 GEN = "/v1/images/generations"
 
@@ -118,7 +118,7 @@ def test_edit_field_errors(client):
 def test_a_file_path_is_never_opened(client):
     # A client "image" given as text (say, a server path) is not an upload and is never read.
     r = client.post("/v1/images/edits", data={"prompt": "x", "image": "/etc/passwd"})
-    assert_error(r, 400, "image")
+    assert_error(r, 422, "image", "UploadFile")
 
 
 def chat(client, content):
@@ -189,3 +189,13 @@ def test_api_key_required_and_checked(make_app):
         assert_error(c.get("/v1/models"), 401)
         assert c.post(GEN, json=body, headers={"Authorization": "Bearer s3cret-key"}).status_code == 200
         assert c.get("/health").status_code == 200  # liveness stays open for load balancers
+
+
+def test_ui_sits_behind_the_same_key(make_app):
+    app = make_app(api_key="s3cret-key", ui=True)
+    with TestClient(app) as c:
+        assert c.get("/ui/config").status_code == 401
+        assert c.get("/ui/gradio_api/info").status_code == 401
+        assert c.post("/ui/login", data={"username": "me", "password": "wrong"}).status_code == 400
+        assert c.post("/ui/login", data={"username": "me", "password": "s3cret-key"}).status_code == 200
+        assert c.get("/ui/config").status_code == 200
