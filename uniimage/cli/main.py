@@ -18,6 +18,7 @@ COMMANDS = [
     "eval",  # benchmark samplers: geneval, dpg, edit, prompts, shapes
     "metrics",  # fid, clip-score
     "data",  # data check
+    "serve",  # web UI + HTTP API
 ]
 
 
