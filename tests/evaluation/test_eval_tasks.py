@@ -62,6 +62,7 @@ def test_edit_file_resolves_images_next_to_it(tmp_path):
     path.write_text('{"id": 3, "image": "a.png", "instruction": "do"}\n')
     (task,) = load_edit_file(path)
     assert task.key == "3" and task.images == (tmp_path / "a.png",) and task.prompt == "do"
+    assert load_edit_file(tmp_path) == [task]  # the folder holding the JSONL works too
     path.write_text('{"id": 3, "image": ["a.png", "missing.png"], "instruction": "do"}\n')
     with pytest.raises(InputError, match="input image not found"):
         load_edit_file(path)

@@ -50,7 +50,7 @@ def add_parser(subparsers) -> None:
 
     p = sub.add_parser("edit", help="editing set: JSONL of {id, image, instruction}; DIR/<id>.png")
     _common(p, images_per_prompt=1)
-    p.add_argument("--data", required=True, type=Path, help="JSONL; image paths are relative to it")
+    p.add_argument("--data", required=True, type=Path, help="JSONL (or a folder holding one); image paths are relative to it")
     p.add_argument("--image-guidance", type=float, default=1.5, help="image guidance scale")
     p.set_defaults(func=_run_edit)
 

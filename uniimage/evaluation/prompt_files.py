@@ -71,9 +71,19 @@ def _image_paths(value, base: Path, where: str) -> tuple[Path, ...]:
     return paths
 
 
+def _edit_jsonl(path: Path) -> Path:
+    """A folder stands for the one JSONL inside it (an exported set: the JSONL beside its images)."""
+    if not path.is_dir():
+        return path
+    found = sorted(path.glob("*.jsonl"))
+    if len(found) != 1:
+        raise InputError(f"{path}: expected exactly one .jsonl in the folder, found {len(found)}; pass the file")
+    return found[0]
+
+
 def load_edit_file(path: str | Path) -> list[Task]:
     """Editing set: `{"id", "image": path | [paths], "instruction"}` a line (ImgEdit / GEdit exported so)."""
-    path = Path(path)
+    path = _edit_jsonl(Path(path))
     tasks = []
     for i, (n, row) in enumerate(_jsonl_rows(path)):
         where = f"{path}:{n}"
