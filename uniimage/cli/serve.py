@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from ..errors import InputError
 
@@ -23,7 +24,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--model", required=True, help="preset name (e.g. tiny) or local model folder")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs --api-key)")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--api-key", default=None, help="bearer token for the API and password of the UI")
+    p.add_argument("--api-key", default=os.environ.get("UNIIMAGE_API_KEY") or None,
+                   help="bearer token for the API and password of the UI (default: $UNIIMAGE_API_KEY)")
     p.add_argument("--max-queue", type=_positive, default=16, help="requests waiting before 429 (default 16)")
     p.add_argument("--max-batch", type=_positive, default=4, help="generation requests per pipeline call (1 = off)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds a request may take, queue included")

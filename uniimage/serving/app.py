@@ -73,6 +73,9 @@ def create_app(
 
 
 def _mount_ui(app: FastAPI, service: Service, api_key: Optional[str]) -> FastAPI:
+    import os
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # a server here phones no one
     import gradio as gr  # only the UI needs it; API-only tests import less
 
     from .ui import build_ui, theme
