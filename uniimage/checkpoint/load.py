@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 
 from ..errors import CheckpointError
 from . import keymap
@@ -53,9 +53,7 @@ def read_published(files: list[Path], model, dtype: torch.dtype) -> dict[str, to
                         continue
                     tensor = f.get_tensor(key)
                     state[ours] = tensor.to(dtype) if tensor.is_floating_point() else tensor
-        except (OSError, RuntimeError) as e:  # safetensors raises these for truncated / corrupt files
-            if isinstance(e, CheckpointError):
-                raise
+        except (OSError, RuntimeError, SafetensorError) as e:  # truncated or corrupt files
             raise CheckpointError(f"cannot read weights file {file}: {e}") from e
     embedding = state.pop(keymap.EMBEDDING, None)
     if embedding is not None:
