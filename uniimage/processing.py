@@ -87,7 +87,7 @@ class UniImageProcessor:
     def _pixels(self, images: list[Image.Image], budget: int | None):
         if not images:
             return None, None
-        kwargs = {"min_pixels": budget, "max_pixels": budget} if budget else {}
+        kwargs = {"size": {"shortest_edge": budget, "longest_edge": budget}} if budget else {}
         out = self.image_processor(images=images, return_tensors="pt", **kwargs)
         return out["pixel_values"], out["image_grid_thw"]
 
