@@ -1,0 +1,315 @@
+"""Training config: YAML file + dotted `key=value` overrides -> typed, validated dataclasses.
+
+Unknown keys and missing required fields are errors (a typo must not silently train the wrong thing).
+Relative paths are taken from the working directory, and made absolute so checkpoints stay usable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import yaml
+
+from ..errors import ConfigError
+
+REQUIRED = object()  # default marking a field the YAML must give
+
+
+@dataclass
+class ModelSource:
+    """Where the starting model comes from: exactly one of preset / pretrained / (mllm + diffusion)."""
+
+    preset: Optional[str] = None  # "tiny", "small": seeded random weights
+    pretrained: Optional[str] = None  # published-format folder, a training run folder, or one of its checkpoints
+    mllm: Optional[str] = None  # fresh model: Qwen2.5-VL folder or hub id ...
+    diffusion: Optional[str] = None  # ... plus a SANA diffusers folder or hub id
+    seed: int = 0  # initialises the new parts (queries, connector; everything for presets)
+    overrides: dict = field(default_factory=dict)  # UniImageConfig fields, e.g. {num_metaqueries: 64}
+
+    def validate(self):
+        given = [k for k in ("preset", "pretrained") if getattr(self, k)] + (["mllm+diffusion"] if self.mllm or self.diffusion else [])
+        if len(given) != 1:
+            raise ConfigError(f"model: give exactly one of preset, pretrained, or mllm + diffusion (got {given or 'none'})")
+        if (self.mllm is None) != (self.diffusion is None):
+            raise ConfigError("model: a fresh model needs both `mllm` and `diffusion`")
+
+
+@dataclass
+class SyntheticData:
+    """ShapesEval scenes rendered into the run folder (if absent): the tiny configs' self-made data."""
+
+    n_t2i: int = 64
+    n_edit: int = 0
+    image_size: int = 32
+    seed: int = 0
+    folder: str = "data"  # under output_dir
+
+
+@dataclass
+class DataConfig:
+    datasets: Optional[list] = None  # uniimage.data.build_dataset specs ({path, type, weight, ...})
+    synthetic: Optional[SyntheticData] = None
+    image_size: Optional[int] = None  # default: the model's (input_size * vae_downsample_f)
+    cfg_dropout: Any = "auto"  # published rules: "t2i", "edit", "auto" (by sample kind) or null (off)
+    mixture_until: str = "infinite"  # mixtures keep their weights as long-run proportions
+
+    def validate(self):
+        if not self.datasets and self.synthetic is None:
+            raise ConfigError("data: give `datasets` (a list of dataset specs) or `synthetic`")
+        if self.datasets is not None and not all(isinstance(s, dict) for s in self.datasets):
+            raise ConfigError("data.datasets must be a list of dataset specs ({path: ..., type: ...})")
+
+
+@dataclass
+class LoraSettings:
+    targets: list = field(default_factory=lambda: ["dit"])  # "dit" and/or "mllm"
+    rank: int = 16
+    alpha: int = 16
+    dropout: float = 0.0
+    dit_modules: list = field(default_factory=lambda: ["to_q", "to_k", "to_v", "to_out.0"])
+    mllm_modules: list = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+    def validate(self):
+        bad = set(self.targets) - {"dit", "mllm"}
+        if bad or not self.targets:
+            raise ConfigError(f"freeze.lora.targets must be a non-empty subset of [dit, mllm], got {self.targets}")
+
+
+@dataclass
+class FreezeConfig:
+    """Published default: queries, connector and DiT learn; VAE and MLLM (vocabulary included) frozen."""
+
+    train_queries: bool = True
+    train_connector: bool = True
+    train_dit: bool = True
+    mllm_last_layers: int = 0  # also train the deepest N MLLM layers the ladder uses
+    lora: Optional[LoraSettings] = None  # adapters instead of full weights on the listed targets
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-4
+    betas: list = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+    weight_decay: float = 0.05
+    warmup_steps: int = 5000
+    min_lr: float = 1e-5  # cosine ends here at max_steps
+    max_grad_norm: float = 0.5
+
+
+@dataclass
+class LossConfig:
+    timestep_sampling: str = "uniform"  # published; or "logit_normal", "mode" (SD3)
+    logit_mean: float = 0.0
+    logit_std: float = 1.0
+    mode_scale: float = 1.29
+    weighting: str = "none"  # published (plain MSE); or "sigma_sqrt", "cosmap" (SD3)
+
+    def validate(self):
+        if self.timestep_sampling not in ("uniform", "logit_normal", "mode"):
+            raise ConfigError(f"loss.timestep_sampling must be uniform, logit_normal or mode, got {self.timestep_sampling!r}")
+        if self.weighting not in ("none", "sigma_sqrt", "cosmap"):
+            raise ConfigError(f"loss.weighting must be none, sigma_sqrt or cosmap, got {self.weighting!r}")
+
+
+@dataclass
+class CheckpointConfig:
+    every: int = 1000  # optimizer steps
+    keep: int = 3  # newest checkpoints kept
+
+
+@dataclass
+class LogConfig:
+    every: int = 10
+    tensorboard: bool = True
+    progress: bool = True
+
+
+@dataclass
+class EvalConfig:
+    every: int = 0  # 0: no sample grids
+    prompts: list = field(default_factory=list)
+    edits: list = field(default_factory=list)  # [{prompt, image}] (image relative to output_dir) or {from_data: N}
+    steps: int = 20
+    guidance: float = 4.5
+    image_guidance: float = 1.5
+    seed: int = 0
+
+
+@dataclass
+class TrainConfig:
+    output_dir: str = REQUIRED
+    model: ModelSource = REQUIRED
+    data: DataConfig = REQUIRED
+    max_steps: int = REQUIRED  # optimizer steps; also the length of the cosine schedule
+    batch_size: int = 1  # per process, per micro-step ("batch / GPU" of the recipe)
+    grad_accum: int = 1
+    seed: int = 0
+    precision: str = "auto"  # auto: bf16 on GPU, fp32 (no autocast) on CPU; or "no", "bf16", "fp16"
+    frozen_dtype: str = "float32"  # "bfloat16" stores frozen weights in bf16 (memory; GPU)
+    gradient_checkpointing: bool = False  # MLLM and DiT
+    freeze: FreezeConfig = field(default_factory=FreezeConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    resume: Optional[str] = None  # null, "auto" (newest checkpoint in output_dir, if any) or a checkpoint folder
+
+    def validate(self):
+        for name in ("max_steps", "batch_size", "grad_accum"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.precision not in ("auto", "no", "bf16", "fp16"):
+            raise ConfigError(f"precision must be auto, no, bf16 or fp16, got {self.precision!r}")
+        if self.frozen_dtype not in ("float32", "bfloat16", "float16"):
+            raise ConfigError(f"frozen_dtype must be float32, bfloat16 or float16, got {self.frozen_dtype!r}")
+        if self.checkpoint.every < 1 or self.checkpoint.keep < 1:
+            raise ConfigError("checkpoint.every and checkpoint.keep must be >= 1")
+        self.model.validate()
+        self.data.validate()
+        self.loss.validate()
+        if self.freeze.lora is not None:
+            self.freeze.lora.validate()
+        self.output_dir = str(Path(self.output_dir).expanduser().resolve())
+        if self.model.pretrained and Path(self.model.pretrained).expanduser().exists():
+            self.model.pretrained = str(Path(self.model.pretrained).expanduser().resolve())
+
+    # ---- I/O ----
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def fingerprint_dict(self) -> dict:
+        """What must match for a resume: everything that changes the optimisation itself."""
+        data = self.to_dict()
+        for key in ("output_dir", "resume", "max_steps", "checkpoint", "log", "eval"):
+            data.pop(key)
+        return data
+
+
+# ---- generic dict -> dataclass, strict ----
+def _is_optional(tp) -> tuple[bool, Any]:
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return True, args[0] if len(args) == 1 else Any
+    return False, tp
+
+
+def _coerce(value, tp, where: str):
+    optional, tp = _is_optional(tp)
+    if value is None:
+        if optional or tp is Any:
+            return None
+        raise ConfigError(f"{where} must not be null")
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        try:  # YAML reads 1e-4 (no dot) as a string
+            return float(value) if not isinstance(value, bool) else _fail(where, "a number", value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be a number, got {value!r}") from None
+    if tp is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return str(value)
+    if tp is list and not isinstance(value, list):
+        raise ConfigError(f"{where} must be a list, got {value!r}")
+    if tp is dict and not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping, got {value!r}")
+    return value
+
+
+def _fail(where, what, value):
+    raise ConfigError(f"{where} must be {what}, got {value!r}")
+
+
+def from_dict(cls, data, where: str = ""):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'} must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise ConfigError(f"unknown config key(s): {', '.join(prefix + k for k in unknown)} (known: {', '.join(sorted(names))})")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        key = f"{where}.{f.name}" if where else f.name
+        if f.name in data:
+            kwargs[f.name] = _coerce(data[f.name], hints[f.name], key)
+        elif f.default is REQUIRED:
+            raise ConfigError(f"config is missing required field `{key}`")
+    obj = cls(**kwargs)
+    if hasattr(obj, "validate") and not where:
+        obj.validate()
+    return obj
+
+
+# ---- overrides and loading ----
+def apply_override(data: dict, item: str) -> None:
+    """`a.b.c=value` sets data[a][b][c]; the value is parsed as YAML (numbers, lists, null...)."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} is not key=value")
+    key, raw = item.split("=", 1)
+    parts = key.strip().split(".")
+    node = data
+    for part in parts[:-1]:
+        if node.get(part) is None:
+            node[part] = {}
+        node = node[part]
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {key}: {part} is not a mapping")
+    try:
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"override {item!r}: bad value ({e})") from None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = (), data: dict | None = None) -> TrainConfig:
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"training config {path} not found")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"cannot parse {path}: {e}") from None
+    data = json.loads(json.dumps(data or {}))  # deep copy, plain types
+    for item in overrides:
+        apply_override(data, item)
+    return from_dict(TrainConfig, data)
+
+
+def fingerprint(config: TrainConfig) -> str:
+    text = json.dumps(config.fingerprint_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def config_differences(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested dicts (for a clear refusal message)."""
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb, name = a.get(key), b.get(key), f"{prefix}{key}"
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += config_differences(va, vb, name + ".")
+        elif va != vb:
+            out.append(name)
+    return out

@@ -1,0 +1,29 @@
+"""AdamW over the trainable parameters only, and linear warmup then cosine down to a minimum LR."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+
+from .config import OptimConfig
+
+
+def build_optimizer(params: list[torch.nn.Parameter], config: OptimConfig) -> torch.optim.AdamW:
+    # Only parameters passed here are touched by the update or weight decay: frozen ones stay bit-identical.
+    return torch.optim.AdamW(params, lr=config.lr, betas=tuple(config.betas), eps=config.eps, weight_decay=config.weight_decay)
+
+
+def lr_factor(step: int, config: OptimConfig, total_steps: int) -> float:
+    """Multiplier of the peak LR after `step` optimizer steps."""
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    floor = config.min_lr / config.lr
+    span = max(1, total_steps - config.warmup_steps)
+    progress = min(1.0, (step - config.warmup_steps) / span)
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, config: OptimConfig, total_steps: int) -> LambdaLR:
+    return LambdaLR(optimizer, lambda step: lr_factor(step, config, total_steps))

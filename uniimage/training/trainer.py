@@ -1,0 +1,265 @@
+"""The training loop, on accelerate: one process, or many under torchrun / `accelerate launch`
+(DDP by default; FSDP / DeepSpeed ZeRO-2 through an accelerate config file).
+
+    batch   -> MLLM prompt rows (captions, source images)  -> condition (ladder)   [grad: queries, connector]
+    target  -> VAE (frozen) -> x0; noise, t -> x_t          -> DiT velocity          [grad: DiT]
+    loss    =  flow matching (loss.py); AdamW, warmup + cosine, clipping
+
+Noise and timesteps of a micro-step are drawn for the whole global batch from a generator seeded by
+(seed, step, micro-step); each rank takes its own rows. With the data split by rank (rank r holds
+rows r, r+W, ...), N processes see exactly the numbers one process with the same global batch sees,
+and a resumed run draws what the straight run drew.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs, DistributedType, set_seed
+from torch import nn
+
+from ..errors import CheckpointError, ConfigError
+from . import checkpointing as ckpt
+from .config import TrainConfig, config_differences, fingerprint, load_config
+from .data import Batches, build_stream
+from .freeze import apply_freeze
+from .loss import FlowMatchingLoss
+from .model_source import load_model
+from .monitor import Monitor
+from .optim import build_optimizer, build_scheduler
+
+log = logging.getLogger(__name__)
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class FlowMatchingModule(nn.Module):
+    """Condition + DiT in one forward, so DDP / FSDP / DeepSpeed see every trainable parameter used."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, pixel_values, image_grid_thw, noisy, timesteps):
+        condition, mask = self.model.encode_condition(input_ids, attention_mask, pixel_values, image_grid_thw)
+        return self.model(noisy, timesteps, condition.to(noisy.dtype), mask)
+
+
+def make_accelerator(config: TrainConfig) -> Accelerator:
+    precision = config.precision
+    if precision == "auto":
+        precision = "bf16" if torch.cuda.is_available() else "no"  # fp32 on CPU
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=False)
+    return Accelerator(mixed_precision=precision, gradient_accumulation_steps=config.grad_accum, kwargs_handlers=[ddp])
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, accelerator: Accelerator | None = None):
+        self.config = config
+        self.acc = acc = accelerator or make_accelerator(config)
+        self.out = Path(config.output_dir)
+        self.rank, self.world = acc.process_index, acc.num_processes
+        self.resume_from = self._resume_folder()
+        set_seed(config.seed)
+        self._build_model()
+        self._build_data()
+        self.loss_fn = FlowMatchingLoss(config.loss)
+        self.step, self.samples = 0, 0
+        if self.resume_from is not None:
+            self._restore(self.resume_from)
+
+    # ---- setup ----
+    def _resume_folder(self) -> Path | None:
+        """The checkpoint to continue from, after checking it belongs to this config."""
+        c = self.config
+        existing = ckpt.latest_checkpoint(self.out)
+        if c.resume is None:
+            if existing is not None:
+                raise ConfigError(f"{self.out} already holds {existing.name}: resume it (--resume / resume=auto) "
+                                  "or choose another output_dir")
+            return None
+        folder = existing if c.resume == "auto" else Path(c.resume).expanduser()
+        if folder is None:
+            return None  # auto, and nothing to resume: a fresh start
+        if not ckpt.is_checkpoint(folder):
+            raise CheckpointError(f"resume folder {folder} is not a training checkpoint")
+        saved = load_config(folder / "config.yaml")
+        diff = config_differences(saved.fingerprint_dict(), c.fingerprint_dict())
+        if diff:
+            raise ConfigError(f"cannot resume from {folder}: it was written by a different training config "
+                              f"(differs in: {', '.join(diff)})")
+        state = ckpt.read_training_state(folder)
+        if state["world_size"] != self.world:
+            raise ConfigError(f"cannot resume from {folder}: saved by {state['world_size']} processes, this run has {self.world} "
+                              "(each rank's data position is its own)")
+        return folder
+
+    def _build_model(self):
+        c, acc = self.config, self.acc
+        model, self.processor, self.components = load_model(c.model, torch.float32)
+        self.trainable_names = apply_freeze(model, c.freeze)
+        frozen_dtype = DTYPES[c.frozen_dtype]
+        if frozen_dtype != torch.float32:
+            if acc.mixed_precision == "no":
+                raise ConfigError("frozen_dtype other than float32 needs mixed precision (bf16/fp16 autocast)")
+            for p in model.parameters():
+                if not p.requires_grad and p.is_floating_point():
+                    p.data = p.data.to(frozen_dtype)  # trainable weights stay fp32 (optimizer master copy)
+        if c.gradient_checkpointing:
+            model.mllm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.transformer.enable_gradient_checkpointing()
+        model.train()  # HF gradient checkpointing only acts in train mode; the MLLM has no dropout
+        model.vae.eval()
+        self.model = model
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = build_optimizer(params, c.optim)
+        self.scheduler = build_scheduler(optimizer, c.optim, c.max_steps)
+        if acc.distributed_type == DistributedType.DEEPSPEED:
+            # No dataloader goes through prepare(): DeepSpeed needs the micro batch stated.
+            acc.state.deepspeed_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = c.batch_size
+        # The LR scheduler is stepped by hand, once per optimizer step: accelerate's wrapper would step it
+        # once per process, and 1 vs N processes would diverge.
+        self.module, self.optimizer = acc.prepare(FlowMatchingModule(model), optimizer)
+        self.params = params
+
+    def _build_data(self):
+        c, acc = self.config, self.acc
+        image_size = c.data.image_size or self.model.config.image_size
+        stream = build_stream(c.data, self.out, image_size, c.seed, self.rank, self.world,
+                              is_main=acc.is_main_process, barrier=acc.wait_for_everyone)
+        self.batches = Batches(stream, c.batch_size)
+
+    # ---- one micro-step ----
+    def draws(self, step: int, micro: int, shape) -> tuple[torch.Tensor, torch.Tensor]:
+        """Timestep indices and noise of this rank's rows, cut from the global batch's draws."""
+        gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + step * 1009 + micro)
+        total = shape[0] * self.world
+        indices = self.loss_fn.sample_indices(total, gen)
+        noise = torch.randn((total, *shape[1:]), generator=gen)
+        return indices[self.rank :: self.world], noise[self.rank :: self.world]
+
+    @torch.no_grad()
+    def latents(self, images: torch.Tensor) -> torch.Tensor:
+        vae = self.model.vae
+        vae_dtype = next(vae.parameters()).dtype
+        x0 = vae.encode(images.to(self.acc.device, vae_dtype)).latent.float()
+        shift = getattr(vae.config, "shift_factor", None) or 0.0
+        return (x0 - shift) * vae.config.scaling_factor
+
+    def micro_step(self, batch: dict, micro: int) -> torch.Tensor:
+        device = self.acc.device
+        inputs = self.processor.generation_inputs(batch["caption"], batch["source_images"]).to(device)
+        pixels = inputs.pixel_values
+        if pixels is not None:
+            pixels = pixels.to(self.model.mllm.model.visual.patch_embed.proj.weight.dtype)
+        x0 = self.latents(batch["target"])
+        indices, noise = self.draws(self.step, micro, x0.shape)
+        noised = self.loss_fn.noise(x0, noise, indices)
+        with self.acc.autocast():
+            prediction = self.module(inputs.input_ids, inputs.attention_mask, pixels, inputs.image_grid_thw,
+                                     noised.noisy, noised.timesteps)
+        loss = self.loss_fn(prediction, noised)
+        self.acc.backward(loss)
+        return loss.detach()
+
+    # ---- the loop ----
+    def train(self, until: int | None = None) -> dict:
+        """Train to max_steps (or stop after step `until`, as an interrupted run would). Returns the last
+        logged scalars, plus `losses` (one per optimizer step, mean over ranks)."""
+        c, acc = self.config, self.acc
+        stop = min(c.max_steps, until or c.max_steps)
+        monitor = Monitor(self.out, self.step, c.max_steps, acc.is_main_process, c.log.tensorboard, c.log.progress)
+        losses, scalars, window = [], {}, []
+        try:
+            while self.step < stop:
+                step_losses, grad_norm = [], None
+                for micro in range(c.grad_accum):
+                    with acc.accumulate(self.module):
+                        step_losses.append(self.micro_step(next(self.batches), micro))
+                        if acc.sync_gradients:
+                            grad_norm = acc.clip_grad_norm_(self.params, c.optim.max_grad_norm)
+                        self.optimizer.step()
+                        self.optimizer.zero_grad(set_to_none=True)
+                self.scheduler.step()
+                self.step += 1
+                self.samples += c.batch_size * c.grad_accum * self.world
+                loss = acc.reduce(torch.stack(step_losses).mean(), reduction="mean").item()
+                losses.append(loss)
+                window.append(loss)
+                monitor.step(c.batch_size * c.grad_accum * self.world)
+                if self.step % c.log.every == 0 or self.step == stop:
+                    gn = float(grad_norm) if grad_norm is not None else float("nan")
+                    scalars = monitor.log(self.step, {"loss": sum(window) / len(window), "lr": self.scheduler.get_last_lr()[0],
+                                                      "grad_norm": gn}, acc.device)
+                    window = []
+                if c.eval.every and self.step % c.eval.every == 0:
+                    self.sample(monitor)
+                if self.step % c.checkpoint.every == 0 or self.step == c.max_steps:
+                    self.save()
+        finally:
+            monitor.close()
+        return dict(scalars, losses=losses)
+
+    # ---- sample grids ----
+    def sample(self, monitor: Monitor | None = None):
+        if not self.acc.is_main_process or self.acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+            self.acc.wait_for_everyone()
+            return None
+        from .sampling import grid_array, sample_grid
+
+        with self.acc.autocast():
+            grid = sample_grid(self.model, self.processor, self.components, self.config.eval, self.out)
+        if grid is not None:
+            (self.out / "samples").mkdir(parents=True, exist_ok=True)
+            grid.save(self.out / "samples" / f"step-{self.step:07d}.png")
+            if monitor is not None:
+                monitor.image("samples", grid_array(grid), self.step)
+        self.acc.wait_for_everyone()
+        return grid
+
+    # ---- checkpoints ----
+    def _main_state(self) -> dict:
+        trainable = {n: p for n, p in self.model.named_parameters() if p.requires_grad}
+        return {
+            "trainable": trainable,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "config_yaml": self.config.to_yaml(),
+            "training_state": {"step": self.step, "samples": self.samples, "world_size": self.world,
+                               "fingerprint": fingerprint(self.config), "trainable": self.trainable_names},
+        }
+
+    def save(self) -> Path:
+        acc = self.acc
+
+        def any_failed(failed: bool) -> bool:
+            flag = torch.tensor([1.0 if failed else 0.0], device=acc.device)
+            return bool(acc.reduce(flag, reduction="sum").item() > 0)
+
+        rank_state = {"rng": ckpt.rng_state(), "data": self.batches.state_dict()}
+        return ckpt.save_checkpoint(self.out, self.step, rank=self.rank, world_size=self.world, rank_state=rank_state,
+                                    main_state=self._main_state, keep=self.config.checkpoint.keep,
+                                    barrier=acc.wait_for_everyone, any_failed=any_failed)
+
+    def _restore(self, folder: Path):
+        state = ckpt.read_training_state(folder)
+        weights = ckpt.load_trainable(folder)
+        params = dict(self.model.named_parameters())
+        if set(weights) != set(self.trainable_names):
+            raise CheckpointError(f"{folder}: its trainable weights do not match this run's freeze policy")
+        with torch.no_grad():
+            for name, tensor in weights.items():
+                params[name].copy_(tensor)
+        self.optimizer.load_state_dict(ckpt.load_part(folder, "optimizer.pt"))
+        self.scheduler.load_state_dict(ckpt.load_part(folder, "scheduler.pt"))
+        self.batches.load_state_dict(ckpt.load_part(folder, f"data/rank-{self.rank}.pt"))
+        ckpt.set_rng_state(ckpt.load_part(folder, f"rng/rank-{self.rank}.pt"))
+        self.step, self.samples = int(state["step"]), int(state["samples"])
+        if self.acc.is_main_process:
+            log.info("resumed from %s at step %d", folder, self.step)
+
+
+def train(config: TrainConfig, until: int | None = None) -> dict:
+    return Trainer(config).train(until)
