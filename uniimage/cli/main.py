@@ -18,6 +18,8 @@ COMMANDS = [
     "eval",  # benchmark samplers: geneval, dpg, edit, prompts, shapes
     "metrics",  # fid, clip-score
     "data",  # data check
+    "train",  # train from a YAML config
+    "export",  # training checkpoint -> published-layout model
     "serve",  # web UI + HTTP API
 ]
 
