@@ -272,15 +272,33 @@ def apply_override(data: dict, item: str) -> None:
     parts = key.strip().split(".")
     node = data
     for part in parts[:-1]:
-        if node.get(part) is None:
-            node[part] = {}
-        node = node[part]
-        if not isinstance(node, dict):
-            raise ConfigError(f"override {key}: {part} is not a mapping")
+        node = _child(node, part, key)
     try:
-        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+        value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as e:
         raise ConfigError(f"override {item!r}: bad value ({e})") from None
+    last = parts[-1]
+    if isinstance(node, list):
+        node[_index(node, last, key)] = value
+    else:
+        node[last] = value
+
+
+def _index(node: list, part: str, key: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"override {key}: {part!r} is not an index of a {len(node)}-element list")
+    return int(part)
+
+
+def _child(node, part: str, key: str):
+    """One step down a dotted key: list items by number (data.datasets.0.path), mappings by name."""
+    if isinstance(node, list):
+        return node[_index(node, part, key)]
+    if not isinstance(node, dict):
+        raise ConfigError(f"override {key}: {part} is not inside a mapping")
+    if node.get(part) is None:
+        node[part] = {}
+    return node[part]
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), data: dict | None = None) -> TrainConfig:

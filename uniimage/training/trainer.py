@@ -52,7 +52,9 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     if precision == "auto":
         precision = "bf16" if torch.cuda.is_available() else "no"  # fp32 on CPU
     ddp = DistributedDataParallelKwargs(find_unused_parameters=False)
-    return Accelerator(mixed_precision=precision, gradient_accumulation_steps=config.grad_accum, kwargs_handlers=[ddp])
+    # cpu=True on CPU-only machines: accelerate then runs torchrun's processes as gloo DDP.
+    return Accelerator(mixed_precision=precision, gradient_accumulation_steps=config.grad_accum, kwargs_handlers=[ddp],
+                       cpu=not torch.cuda.is_available())
 
 
 class Trainer:
@@ -163,6 +165,18 @@ class Trainer:
         loss = self.loss_fn(prediction, noised)
         self.acc.backward(loss)
         return loss.detach()
+
+    @torch.no_grad()
+    def fixed_loss(self, batch: dict, seed: int = 0) -> float:
+        """Loss of `batch` with noise and timesteps from `seed`: comparable across steps (validation)."""
+        inputs = self.processor.generation_inputs(batch["caption"], batch["source_images"]).to(self.acc.device)
+        x0 = self.latents(batch["target"])
+        gen = torch.Generator().manual_seed(seed)
+        noised = self.loss_fn.noise(x0, torch.randn(x0.shape, generator=gen), self.loss_fn.sample_indices(x0.shape[0], gen))
+        with self.acc.autocast():
+            prediction = self.module(inputs.input_ids, inputs.attention_mask, inputs.pixel_values, inputs.image_grid_thw,
+                                     noised.noisy, noised.timesteps)
+        return self.loss_fn(prediction, noised).item()
 
     # ---- the loop ----
     def train(self, until: int | None = None) -> dict:
