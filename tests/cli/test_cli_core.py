@@ -61,3 +61,19 @@ def test_user_errors_exit_1_with_one_line(argv, message, capsys, tmp_path, monke
 def test_usage_errors_exit_2():
     proc = subprocess.run([sys.executable, "-m", "uniimage", "generate"], capture_output=True, text=True)
     assert proc.returncode == 2 and "usage" in proc.stderr
+
+
+OPTIONAL = ["webdataset", "datasets", "gradio", "fastapi", "uvicorn", "peft", "tensorboard", "playwright", "bitsandbytes", "multipart"]
+
+
+def test_core_install_runs_without_optional_extras(tmp_path):
+    """`pip install -e .` (no extras) must be enough for the CLI and for generating: extras load lazily."""
+    blocker = "import sys\n" + "".join(f"sys.modules[{name!r}] = None\n" for name in OPTIONAL)
+    script = blocker + ("from uniimage.cli.main import main\n"
+                        f"sys.exit(main(['generate', 'a red circle', '--model', 'tiny', '--steps', '1', '-o', {str(tmp_path / 'x.png')!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "x.png").is_file()
+    help_script = blocker + "from uniimage.cli.main import main\nmain(['--help'])\n"
+    proc = subprocess.run([sys.executable, "-c", help_script], capture_output=True, text=True)
+    assert proc.returncode == 0 and "serve" in proc.stdout and "train" in proc.stdout, proc.stderr[-2000:]

@@ -176,3 +176,19 @@ def test_overrides_point_at_other_component_folders(tmp_path):
                                             vae_id=str(moved / "Sana-tiny"), scheduler_id=str(moved / "Sana-tiny"),
                                             noise_scheduler_id=str(moved / "Sana-tiny"))
     assert pipe.config.mllm_id.endswith("Qwen2.5-VL-tiny")
+
+
+def test_loading_never_initialises_real_tensors(saved_tiny, monkeypatch):
+    """Weights go straight from the file into empty modules: no random init touches a real tensor."""
+    real_inits = []
+    for name in ("normal_", "uniform_", "zero_", "fill_", "copy_"):
+        original = getattr(torch.Tensor, name)
+
+        def spy(self, *args, _original=original, _name=name, **kwargs):
+            if self.device.type != "meta" and self.numel() > 1000:
+                real_inits.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    UniImagePipeline.from_pretrained(saved_tiny)
+    assert real_inits == []

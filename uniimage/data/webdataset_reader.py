@@ -9,7 +9,6 @@ import logging
 from pathlib import Path
 from typing import Iterator
 
-import webdataset as wds
 
 from .errors import DataError
 from .fields import CAPTION_KEYS, Record, caption_of, first_present
@@ -22,6 +21,8 @@ IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
 
 def list_shards(path) -> list[str]:
     """Shards from a directory (every *.tar), a glob, brace notation ("data-{000..099}.tar") or one file."""
+    import webdataset as wds  # optional ([train] extra): imported only when shards are read
+
     text = str(path)
     if Path(text).is_dir():
         shards = sorted(str(p) for p in Path(text).glob("*.tar"))
@@ -80,6 +81,8 @@ class WebDatasetReader(SampleStream):
         return shards[slot::num_slots]
 
     def records(self, epoch: int, slot: int, num_slots: int, start: int = 0) -> Iterator[Record]:
+        import webdataset as wds
+
         urls = [{"url": s} for s in self.shards_for(epoch, slot, num_slots)]
         raw = iter(wds.tarfile_samples(urls, handler=self._shard_error))
         if self.shuffle and self.shuffle_buffer > 1:
