@@ -20,6 +20,7 @@ COMMANDS = [
     "data",  # data check
     "train",  # train from a YAML config
     "export",  # training checkpoint -> published-layout model
+    "bench",  # speed and memory
     "serve",  # web UI + HTTP API
 ]
 
@@ -39,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = args.func(args)
     except (UniImageError, FileNotFoundError, PermissionError) as e:
-        print(f"uniimage {args.command}: error: {e}", file=sys.stderr)
+        message = " ".join(str(e).split())  # always one line, whatever the library's message held
+        print(f"uniimage {args.command}: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from diffusers import DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler
 
 from ..errors import CheckpointError
+
+
+class LinspaceFlowEulerScheduler(FlowMatchEulerDiscreteScheduler):
+    """Flow-matching Euler whose unshifted sigmas are linspace(1, 1/steps, steps), as SANA samples with it
+    (diffusers' default spaces timesteps down to 1/1000 instead)."""
+
+    def set_timesteps(self, num_inference_steps=None, device=None, sigmas=None, **kwargs):
+        if sigmas is None and num_inference_steps:
+            sigmas = np.linspace(1.0, 1.0 / num_inference_steps, num_inference_steps)
+        return super().set_timesteps(num_inference_steps, device=device, sigmas=sigmas, **kwargs)
 
 
 def load_sampler(scheduler_dir: Path, kind: str = "dpm"):
@@ -19,8 +30,8 @@ def load_sampler(scheduler_dir: Path, kind: str = "dpm"):
     if kind == "dpm":
         return dpm
     if kind == "euler":
-        return FlowMatchEulerDiscreteScheduler(num_train_timesteps=dpm.config.num_train_timesteps,
-                                               shift=dpm.config.get("flow_shift") or 1.0)
+        return LinspaceFlowEulerScheduler(num_train_timesteps=dpm.config.num_train_timesteps,
+                                          shift=dpm.config.get("flow_shift") or 1.0)
     raise CheckpointError(f"unknown sampler {kind!r}: use 'dpm' or 'euler'")
 
 
