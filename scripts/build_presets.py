@@ -84,6 +84,9 @@ def image_processor_config(min_pixels: int, max_pixels: int) -> dict:
 
 
 def mllm_config(tok, vocab_size: int, text: dict, vision: dict) -> Qwen2_5_VLConfig:
+    # mrope sections split the rotary half of a head: they must sum to head_dim / 2.
+    head_dim = text["hidden_size"] // text["num_attention_heads"]
+    assert sum(text["rope_scaling"]["mrope_section"]) == head_dim // 2, "mrope sections must sum to head_dim / 2"
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     return Qwen2_5_VLConfig(
         text_config={"vocab_size": vocab_size, "rms_norm_eps": 1e-6, "rope_theta": 1e6, "max_position_embeddings": 32768,
@@ -171,7 +174,7 @@ def main():
     write_preset(
         "small", tok_dir,
         mllm_config(tok, vocab, dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=14, num_attention_heads=14,
-                                     num_key_value_heads=2, rope_scaling={"type": "mrope", "mrope_section": [16, 24, 24]}),
+                                     num_key_value_heads=2, rope_scaling={"type": "mrope", "mrope_section": [8, 12, 12]}),
                     dict(depth=8, hidden_size=640, intermediate_size=1728, num_heads=10, out_hidden_size=896, fullatt_block_indexes=[3, 7])),
         image_processor_config(3136, 256 * 28 * 28),
         sana_transformer(12, 16, 72, 16, 72, 2304, 32, 16),
