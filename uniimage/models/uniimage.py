@@ -100,6 +100,11 @@ class UniImageModel(nn.Module):
                                use_cache=False, **extra)
         return states
 
+    def image_features(self, pixel_values, image_grid_thw):
+        """Vision-tower output, one entry per image (`pooler_output` is a tuple): computed once, it can
+        feed any number of rows through `encode_condition(image_features=...)`."""
+        return self.mllm.model.get_image_features(pixel_values, image_grid_thw, return_dict=True)
+
     def query_positions(self, input_ids: torch.Tensor) -> torch.Tensor:
         """[B, N] indices strictly between each row's last <|vision_start|> and last <|vision_end|>."""
         cfg, n = self.mllm.config, self.config.num_metaqueries
@@ -118,6 +123,17 @@ class UniImageModel(nn.Module):
         ladder = torch.stack([states[i][rows, positions] for i in self.ladder])  # [K, B, N, H]
         condition = self.connector(ladder.to(self.connector[0].weight.dtype))
         return condition, attention_mask[rows, positions]
+
+    # ---- memory ----
+    def quantize_mllm(self, mode: str, device="cuda") -> int:
+        """8-bit or 4-bit MLLM linears through bitsandbytes, placed on `device` (CUDA only)."""
+        from .quantization import quantize_linears
+
+        dtype = self.connector[0].weight.dtype
+        compute = dtype if dtype in (torch.float16, torch.bfloat16) else torch.bfloat16
+        swapped = quantize_linears(self.mllm, mode, device, compute)
+        self.tie_head()
+        return swapped
 
     def forward(self, latents, timestep, condition, condition_mask):
         """Velocity prediction of the ladder-conditioned DiT."""

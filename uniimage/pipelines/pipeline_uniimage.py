@@ -1,6 +1,7 @@
 """UniImagePipeline: text (and images) in, images out; and questions about images answered.
 
     condition = model.encode_condition(prompt rows in CFG order)        # the ladder, once per call
+                                                                         # (negative rows: once per model)
     x_T ~ N(0, I)
     for t in timesteps:
         v   = guided_prediction(model(x_t, t, condition))                # CFG
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +24,12 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..utils.images import load_image
+from . import offload
+from .condition_cache import ConditionCache, image_key, row_key, weights_fingerprint
 from .guidance import guidance_groups, guided_prediction
 from .schedulers import load_sampler
+
+logger = logging.getLogger(__name__)
 
 MAX_IMAGES_PER_PROMPT = 16
 MAX_INPUT_IMAGES = 8
@@ -40,16 +46,26 @@ class UniImagePipeline:
         self.model, self.processor, self.scheduler = model, processor, scheduler
         self.components, self.name_or_path = components, name_or_path
         self._progress = {}
+        self.condition_cache = ConditionCache()
+        self._offload, self._offload_hooks, self._execution_device = None, [], None
 
     # ---- loading / saving ----
     @classmethod
-    def from_pretrained(cls, ref: str | Path, torch_dtype: torch.dtype | None = None, **config_overrides) -> "UniImagePipeline":
+    def from_pretrained(cls, ref: str | Path, torch_dtype: torch.dtype | None = None, mllm_quantization: str | None = None,
+                        **config_overrides) -> "UniImagePipeline":
         """A checkpoint folder, a hub id, or a preset name ('tiny', 'demo', 'tbac-uniimage-3b').
-        Any config field (e.g. `mllm_id`, `diffusion_model_id`, `scheduler_id`) can be overridden."""
+        Any config field (e.g. `mllm_id`, `diffusion_model_id`, `scheduler_id`) can be overridden.
+        `mllm_quantization` '8bit' | '4bit' quantizes the MLLM onto the GPU (bitsandbytes, CUDA only)."""
+        from ..models.quantization import check_quantization
         from ..presets import load_preset_or_checkpoint
 
+        if mllm_quantization is not None:
+            check_quantization(mllm_quantization, "cuda")  # fail before loading billions of weights
         model, processor, components = load_preset_or_checkpoint(str(ref), torch_dtype or torch.float32, **config_overrides)
-        return cls(model, processor, load_sampler(components.scheduler_dir), components, str(ref))
+        pipe = cls(model, processor, load_sampler(components.scheduler_dir), components, str(ref))
+        if mllm_quantization is not None:
+            pipe.quantize_mllm(mllm_quantization)
+        return pipe
 
     def save_pretrained(self, folder: str | Path, max_shard_size: int = 5 * 1024**3):
         from ..checkpoint.pretrained import save_pretrained
@@ -57,12 +73,17 @@ class UniImagePipeline:
         save_pretrained(self.model, self.components, folder, max_shard_size)
 
     def to(self, *args, **kwargs) -> "UniImagePipeline":
+        if self._offload is not None:
+            logger.warning("pipe.to() removes the %s CPU offload", self._offload)
+            self.remove_offload()
         self.model.to(*args, **kwargs)
+        self.condition_cache.clear()
         return self
 
     @property
     def device(self) -> torch.device:
-        return self.model.connector[0].weight.device
+        """Where inputs go and computation runs (the execution device under offload)."""
+        return self._execution_device or self.model.connector[0].weight.device
 
     @property
     def dtype(self) -> torch.dtype:
@@ -136,10 +157,52 @@ class UniImagePipeline:
         return captions, row_images, len(groups)
 
     @torch.no_grad()
-    def encode_prompt(self, captions: list[str], images: list[list[Image.Image]]):
-        inputs = self.processor.generation_inputs(captions, images).to(self.device)
-        pixels = inputs.pixel_values.to(self.dtype) if inputs.pixel_values is not None else None
-        return self.model.encode_condition(inputs.input_ids, inputs.attention_mask, pixels, inputs.image_grid_thw)
+    def encode_prompt(self, captions: list[str], images: list[list[Image.Image]], cacheable: Sequence[bool] | None = None):
+        """-> (condition [K, rows, N, C], mask [rows, N]). Identical rows are computed once; rows flagged
+        `cacheable` (the unconditional ones: the same every call) come from `condition_cache` when seen."""
+        keys = [row_key(c, ims) for c, ims in zip(captions, images)]
+        cacheable = list(cacheable) if cacheable is not None else [False] * len(keys)
+        self.condition_cache.validate(self._weights_fingerprint())
+        looked_up = {k: self.condition_cache.get(k) for k in dict.fromkeys(k for k, c in zip(keys, cacheable) if c)}
+        done = {k: v for k, v in looked_up.items() if v is not None}
+        todo = [i for i, k in enumerate(keys) if k not in done and keys.index(k) == i]
+        if todo:
+            condition, mask = self._encode_rows([captions[i] for i in todo], [images[i] for i in todo])
+            for j, i in enumerate(todo):
+                done[keys[i]] = condition[:, j], mask[j]
+                if cacheable[i]:
+                    self.condition_cache.put(keys[i], condition[:, j], mask[j])
+        return torch.stack([done[k][0] for k in keys], dim=1), torch.stack([done[k][1] for k in keys])
+
+    def _encode_rows(self, captions: list[str], images: list[list[Image.Image]]):
+        """The MLLM over these rows; the vision tower sees each distinct image once, however many rows hold it."""
+        flat = [im for ims in images for im in ims]
+        if not flat:
+            inputs = self.processor.generation_inputs(captions, images).to(self.device)
+            return self.model.encode_condition(inputs.input_ids, inputs.attention_mask)
+        keys = [image_key(im) for im in flat]
+        distinct = list(dict.fromkeys(keys))
+        slot = torch.tensor([distinct.index(k) for k in keys])
+        pixels, grid = self.processor._pixels([flat[keys.index(k)] for k in distinct], self.processor.image_pixels)
+        features = self.model.image_features(pixels.to(self.device, self.dtype), grid.to(self.device))
+        features.pooler_output = tuple(features.pooler_output[s] for s in slot.tolist())  # one entry per image slot
+        ids, attention = self._generation_tokens(captions, images, grid[slot])
+        return self.model.encode_condition(ids.to(self.device), attention.to(self.device), image_grid_thw=grid[slot].to(self.device),
+                                           image_features=features)
+
+    def _generation_tokens(self, captions, images, grid):
+        """Token ids of rows whose images are already processed (`grid`: one row per image slot);
+        the same ids `processor.generation_inputs` gives, without preprocessing an image twice."""
+        proc = self.processor
+        texts = proc._expand_image_pads([proc.generation_text(c, len(ims)) for c, ims in zip(captions, images)], grid)
+        enc = proc.tokenizer(texts, padding=True, padding_side="left", add_special_tokens=False, return_tensors="pt")
+        return enc["input_ids"], enc["attention_mask"]
+
+    def _weights_fingerprint(self) -> tuple:
+        # Sequential offload re-creates parameters on every forward: identity would never match.
+        modules = [self.model.mllm, self.model.connector]
+        weights = weights_fingerprint(modules, identity=self._offload != "sequential")
+        return id(self.processor), str(self.device), self.dtype, self._offload, weights
 
     def prepare_latents(self, batch: int, n: int, height: int, width: int, generator) -> torch.Tensor:
         """float32 CPU noise from the caller's generator(s), then moved: the same seed gives the same image anywhere."""
@@ -183,7 +246,8 @@ class UniImagePipeline:
         n = num_images_per_prompt
 
         captions, row_images, groups = self.cfg_rows(prompts, negatives, images, guidance_scale, image_guidance_scale)
-        condition, mask = self.encode_prompt(captions, row_images)
+        unconditional = [row < (groups - 1) * len(prompts) for row in range(len(captions))]  # every group but the last
+        condition, mask = self.encode_prompt(captions, row_images, cacheable=unconditional)
         condition, mask = condition.repeat_interleave(n, dim=1), mask.repeat_interleave(n, dim=0)
 
         latents = self.prepare_latents(len(prompts), n, height, width, generator)
@@ -196,7 +260,9 @@ class UniImagePipeline:
             latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
             if callback_on_step_end is not None:
                 latents = (callback_on_step_end(self, i, t, {"latents": latents}) or {}).get("latents", latents)
-        return UniImagePipelineOutput(images=self.decode_latents(latents, output_type))
+        images = self.decode_latents(latents, output_type)
+        self._offload_last_model()
+        return UniImagePipelineOutput(images=images)
 
     def decode_latents(self, latents: torch.Tensor, output_type: str = "pil"):
         if output_type == "latent":
@@ -211,6 +277,50 @@ class UniImagePipeline:
         if output_type == "np":
             return pixels.astype(np.float32) / 255.0
         return [Image.fromarray(p) for p in pixels]
+
+    # ---- speed and memory ----
+    def enable_model_cpu_offload(self, device="cuda") -> "UniImagePipeline":
+        """MLLM, DiT and VAE each on `device` only while in use (accelerate hooks); the rest in CPU memory."""
+        self.remove_offload()
+        self._execution_device = offload.execution_device(device)
+        self._offload_hooks = offload.enable_model_offload(self.model, self._execution_device)
+        self._offload = "model"
+        return self
+
+    def enable_sequential_cpu_offload(self, device="cuda") -> "UniImagePipeline":
+        """Every submodule's weights streamed to `device` for its own forward: least memory, slowest."""
+        self.remove_offload()
+        self._execution_device = offload.execution_device(device)
+        offload.enable_sequential_offload(self.model, self._execution_device)
+        self._offload = "sequential"
+        return self
+
+    def remove_offload(self) -> "UniImagePipeline":
+        """Detach offload hooks; every weight ends up in CPU memory."""
+        if self._offload is not None:
+            offload.remove_offload(self.model, self._offload_hooks)
+            self.condition_cache.clear()
+        self._offload, self._offload_hooks, self._execution_device = None, [], None
+        return self
+
+    def _offload_last_model(self):
+        # The chain sends each model back when the next starts; nothing follows the VAE, so send it here.
+        if self._offload == "model":
+            self._offload_hooks[-1].offload()
+
+    def compile_transformer(self, **compile_kwargs) -> "UniImagePipeline":
+        """torch.compile the DiT (it runs steps x CFG rows times a call; the MLLM and VAE run once)."""
+        self.model.transformer.compile(**compile_kwargs)
+        return self
+
+    def quantize_mllm(self, mode: str = "8bit", device="cuda") -> "UniImagePipeline":
+        """8-bit / 4-bit MLLM via bitsandbytes, on `device` (CUDA). Cached conditions are dropped."""
+        if self._offload is not None:
+            raise InputError("quantize the MLLM before enabling CPU offload (bitsandbytes weights stay on the GPU)")
+        self.model.quantize_mllm(mode, device)
+        self.model.connector.to(device)  # inputs follow the connector: computation starts on the MLLM's device
+        self.condition_cache.clear()
+        return self
 
     # ---- understanding ----
     @property
