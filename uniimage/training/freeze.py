@@ -21,6 +21,8 @@ def used_mllm_layers(model) -> int:
 
 def apply_freeze(model, config: FreezeConfig) -> list[str]:
     """Set requires_grad as the policy says (LoRA layers are injected here); returns trainable names."""
+    if config.lora:
+        add_lora(model, config.lora)  # first: peft freezes everything else inside the module it touches
     model.requires_grad_(False)
     model.queries.requires_grad_(config.train_queries)
     model.connector.requires_grad_(config.train_connector)
@@ -32,8 +34,9 @@ def apply_freeze(model, config: FreezeConfig) -> list[str]:
             raise ConfigError(f"freeze.mllm_last_layers must be in 1..{used} (layers the ladder uses), got {config.mllm_last_layers}")
         for layer in model.text_model.layers[used - config.mllm_last_layers : used]:
             layer.requires_grad_(True)
-    if config.lora:
-        add_lora(model, config.lora)
+    for name, p in model.named_parameters():
+        if "lora_" in name:
+            p.requires_grad_(True)
     _freeze_unused_layers(model)
     model.query_embedding.weight.requires_grad_(False)  # the vocabulary rows, always
     names = [n for n, p in model.named_parameters() if p.requires_grad]
@@ -64,9 +67,6 @@ def add_lora(model, settings: LoraSettings):
         # Only the text layers the ladder runs; the vision tower and unused layers stay untouched.
         inject(model.text_model, settings.mllm_modules, layers_to_transform=list(range(used_mllm_layers(model))),
                layers_pattern="layers")
-    for name, p in model.named_parameters():
-        if "lora_" in name:
-            p.requires_grad_(True)
 
 
 def merge_lora(model) -> int:

@@ -110,7 +110,11 @@ class Trainer:
                 if not p.requires_grad and p.is_floating_point():
                     p.data = p.data.to(frozen_dtype)  # trainable weights stay fp32 (optimizer master copy)
         if c.gradient_checkpointing:
-            model.mllm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            mllm = model.mllm
+            if hasattr(mllm, "activation_checkpointing_enable"):  # transformers >= 5.x name
+                mllm.activation_checkpointing_enable({"use_reentrant": False})
+            else:
+                mllm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             model.transformer.enable_gradient_checkpointing()
         model.train()  # HF gradient checkpointing only acts in train mode; the MLLM has no dropout
         model.vae.eval()

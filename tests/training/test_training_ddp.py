@@ -1,0 +1,47 @@
+"""Two gloo processes (torchrun) and one process with the same global batch reach the same weights."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from training_helpers import trainable
+
+from uniimage.training import Trainer, load_config
+
+WORKER = Path(__file__).with_name("training_ddp_worker.py")
+STEPS = 3
+
+
+def worker_config(out, batch, data):
+    return load_config(data={
+        "output_dir": str(out), "model": {"preset": "tiny"}, "max_steps": STEPS, "batch_size": batch,
+        "data": {"datasets": [{"path": str(data), "type": "jsonl"}], "cfg_dropout": None},
+        "optim": {"lr": 2e-4, "warmup_steps": 1, "min_lr": 1e-5},
+        "checkpoint": {"every": 1000}, "log": {"every": 1, "tensorboard": False, "progress": False},
+    })
+
+
+def test_two_processes_equal_one_process(tmp_path, shapes_jsonl):
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).parent))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           str(WORKER), str(tmp_path / "two"), "2", str(STEPS), str(shapes_jsonl)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        one = Trainer(worker_config(tmp_path / "one", 4, shapes_jsonl))  # meanwhile, in this process
+        one.train()
+        log, _ = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:  # never leave the workers behind
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, log[-3000:]
+    assert "MULTI_CPU world 2" in log
+    two = load_file(str(tmp_path / "two" / "final.safetensors"))
+    ours = trainable(one)
+    assert two.keys() == ours.keys()
+    diff = max((two[k] - ours[k]).abs().max().item() for k in ours)
+    moved = max((ours[k] - v).abs().max().item() for k, v in load_file(str(tmp_path / "two" / "initial.safetensors")).items())
+    assert diff < 1e-5 and moved > 100 * diff, (diff, moved)
