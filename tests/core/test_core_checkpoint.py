@@ -10,7 +10,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from conftest import fixture_dirs
+from golden import fixture_dirs
 from uniimage import UniImagePipeline
 from uniimage.checkpoint.save import published_state
 from uniimage.errors import CheckpointError, ConfigError

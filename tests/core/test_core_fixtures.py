@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import fixture_dirs
+from golden import fixture_dirs
 
 FIXTURES = fixture_dirs()
 if not FIXTURES:

@@ -5,7 +5,7 @@ import re
 import pytest
 import torch
 
-from conftest import fixture_dirs
+from golden import fixture_dirs
 from uniimage.checkpoint.save import published_state
 from uniimage.models.summary import parameter_counts
 from uniimage.presets import build_preset
