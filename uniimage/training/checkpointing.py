@@ -2,7 +2,7 @@
 
     OUTPUT_DIR/checkpoint-N/
         trainable.safetensors   trainable weights only (frozen base weights are referenced by config.yaml)
-        optimizer.pt, scheduler.pt
+        optimizer.pt, scheduler.pt  (optimizer/rank-R.pt instead when DeepSpeed / FSDP shard it)
         rng/rank-R.pt           python / numpy / torch (/ cuda) RNG states of every rank
         data/rank-R.pt          each rank's data-stream position
         training_state.json     step, samples seen, world size, config fingerprint
@@ -85,7 +85,7 @@ def set_rng_state(state: dict):
 def save_checkpoint(output_dir: str | Path, step: int, *, rank: int, world_size: int, rank_state: dict,
                     main_state: Callable[[], dict] | None, keep: int, barrier: Callable[[], None] = lambda: None,
                     any_failed: Callable[[bool], bool] = lambda failed: failed) -> Path:
-    """Every rank calls this. `rank_state`: {"rng": ..., "data": ...} of this rank. `main_state()` (rank 0):
+    """Every rank calls this. `rank_state`: {"rng": ..., "data": ...[, "optimizer": ...]} of this rank. `main_state()` (rank 0):
     {"trainable": tensors, "optimizer": ..., "scheduler": ..., "training_state": dict, "config_yaml": str}."""
     root = Path(output_dir)
     final, tmp = root / f"checkpoint-{step}", root / f".tmp-checkpoint-{step}"
@@ -96,8 +96,9 @@ def save_checkpoint(output_dir: str | Path, step: int, *, rank: int, world_size:
     barrier()
     error = None
     try:
-        _torch_save(rank_state["rng"], tmp / "rng" / f"rank-{rank}.pt")
-        _torch_save(rank_state["data"], tmp / "data" / f"rank-{rank}.pt")
+        for part, obj in rank_state.items():  # rng, data (and optimizer shards under ZeRO / FSDP)
+            (tmp / part).mkdir(exist_ok=True)
+            _torch_save(obj, tmp / part / f"rank-{rank}.pt")
         if rank == 0:
             _write_main(tmp, main_state())
     except OSError as e:
@@ -120,7 +121,8 @@ def save_checkpoint(output_dir: str | Path, step: int, *, rank: int, world_size:
 
 def _write_main(folder: Path, state: dict):
     _save_weights(state["trainable"], folder / "trainable.safetensors")
-    _torch_save(state["optimizer"], folder / "optimizer.pt")
+    if state.get("optimizer") is not None:  # None: saved per rank (sharded optimizer state)
+        _torch_save(state["optimizer"], folder / "optimizer.pt")
     _torch_save(state["scheduler"], folder / "scheduler.pt")
     _write_text(folder / "config.yaml", state["config_yaml"])
     # The state file goes last: its presence is what marks a folder as a complete checkpoint.

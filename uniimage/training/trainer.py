@@ -209,8 +209,9 @@ class Trainer:
                 monitor.step(c.batch_size * c.grad_accum * self.world)
                 if self.step % c.log.every == 0 or self.step == stop:
                     gn = float(grad_norm) if grad_norm is not None else float("nan")
+                    skipped = self.batches.stream.stats.skipped  # this rank's corrupt / missing / too small
                     scalars = monitor.log(self.step, {"loss": sum(window) / len(window), "lr": self.scheduler.get_last_lr()[0],
-                                                      "grad_norm": gn}, acc.device)
+                                                      "grad_norm": gn, "data_skipped": skipped}, acc.device)
                     window = []
                 if c.eval.every and self.step % c.eval.every == 0:
                     self.sample(monitor)
@@ -218,6 +219,9 @@ class Trainer:
                     self.save()
         finally:
             monitor.close()
+        stats = self.batches.stream.stats
+        if stats.skipped:
+            log.warning("rank %d skipped %d unusable samples: %s", self.rank, stats.skipped, stats.as_dict())
         return dict(scalars, losses=losses)
 
     # ---- sample grids ----
@@ -238,11 +242,21 @@ class Trainer:
         return grid
 
     # ---- checkpoints ----
-    def _main_state(self) -> dict:
-        trainable = {n: p for n, p in self.model.named_parameters() if p.requires_grad}
+    @property
+    def sharded(self) -> bool:
+        """DeepSpeed ZeRO / FSDP: optimizer state (FSDP: weights too) is split over ranks."""
+        return self.acc.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
+
+    def _trainable_state(self) -> dict:
+        if self.acc.distributed_type == DistributedType.FSDP:  # gather full weights (collective)
+            full = self.acc.get_state_dict(self.module)
+            return {n: full[f"model.{n}"] for n in self.trainable_names} if self.acc.is_main_process else {}
+        return {n: p for n, p in self.model.named_parameters() if p.requires_grad}
+
+    def _main_state(self, trainable: dict) -> dict:
         return {
             "trainable": trainable,
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": None if self.sharded else self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "config_yaml": self.config.to_yaml(),
             "training_state": {"step": self.step, "samples": self.samples, "world_size": self.world,
@@ -257,8 +271,11 @@ class Trainer:
             return bool(acc.reduce(flag, reduction="sum").item() > 0)
 
         rank_state = {"rng": ckpt.rng_state(), "data": self.batches.state_dict()}
+        if self.sharded:
+            rank_state["optimizer"] = self.optimizer.state_dict()  # this rank's shard
+        trainable = self._trainable_state()
         return ckpt.save_checkpoint(self.out, self.step, rank=self.rank, world_size=self.world, rank_state=rank_state,
-                                    main_state=self._main_state, keep=self.config.checkpoint.keep,
+                                    main_state=lambda: self._main_state(trainable), keep=self.config.checkpoint.keep,
                                     barrier=acc.wait_for_everyone, any_failed=any_failed)
 
     def _restore(self, folder: Path):
@@ -270,7 +287,7 @@ class Trainer:
         with torch.no_grad():
             for name, tensor in weights.items():
                 params[name].copy_(tensor)
-        self.optimizer.load_state_dict(ckpt.load_part(folder, "optimizer.pt"))
+        self.optimizer.load_state_dict(ckpt.load_part(folder, f"optimizer/rank-{self.rank}.pt" if self.sharded else "optimizer.pt"))
         self.scheduler.load_state_dict(ckpt.load_part(folder, "scheduler.pt"))
         self.batches.load_state_dict(ckpt.load_part(folder, f"data/rank-{self.rank}.pt"))
         ckpt.set_rng_state(ckpt.load_part(folder, f"rng/rank-{self.rank}.pt"))
