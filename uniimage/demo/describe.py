@@ -1,0 +1,36 @@
+"""A scene's caption for the image -> caption task: every object named with its colour, counts
+grouped ("two red stars"), and for two objects their relative position. Unlike the t2i prompts (which
+may leave colours out), this caption is a full reading of the image, so the VLM learns to bind colour,
+shape, number and place.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from uniimage.shapes.relations import relations_between
+from uniimage.shapes.scene import Scene
+from uniimage.shapes.templates import VQA_RELATION
+from uniimage.shapes.vocab import NUMBER_WORDS, PLURALS, article
+
+DESCRIBE_PROMPT = "Describe this image."
+
+
+def _group_phrase(color: str, shape: str, n: int) -> str:
+    return f"{article(color)} {color} {shape}" if n == 1 else f"{NUMBER_WORDS[n]} {color} {PLURALS[shape]}"
+
+
+def describe_scene(scene: Scene) -> str:
+    objects = scene.objects
+    if len(objects) == 2:
+        a, b = sorted(objects, key=lambda o: (o.center[0], o.center[1]))  # left one first: deterministic
+        relations = relations_between(a, b)
+        if relations:
+            return f"{_group_phrase(a.color, a.shape, 1)} {VQA_RELATION[relations[0]]} {_group_phrase(b.color, b.shape, 1)}"
+    # Groups in order of first appearance from the left, so the sentence reads like the picture.
+    ordered = sorted(objects, key=lambda o: o.center[0])
+    groups = Counter((o.color, o.shape) for o in ordered)
+    phrases = [_group_phrase(color, shape, n) for (color, shape), n in groups.items()]
+    if not phrases:
+        return "an empty picture"
+    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]

@@ -1,0 +1,78 @@
+"""Stage 0a: train the tiny Qwen2.5-VL as a small VLM (language-model loss on answers) and save it
+as a transformers folder, then measure held-out VQA accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from pathlib import Path
+
+import torch
+from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
+
+from .eval_vlm import vqa_accuracy
+from .schedule import lr_at, set_lr
+from .sizes import Sizes
+from .tokenizer import build_tokenizer
+from .vlm_build import build_vlm, image_processor, param_count, save_vlm
+from .vlm_data import collate, read_examples
+
+logger = logging.getLogger(__name__)
+
+
+def make_vlm(sizes: Sizes, seed: int, tokenizer_texts: int = 600, init=None):
+    """A fresh model and tokenizer, or (`init`: a folder this module saved) one to keep training."""
+    if init is not None:
+        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(init)
+        return model, AutoTokenizer.from_pretrained(init), image_processor(sizes.image_side)
+    tokenizer = build_tokenizer(n=tokenizer_texts)
+    return build_vlm(tokenizer, sizes, seed), tokenizer, image_processor(sizes.image_side)
+
+
+def train_steps(model, tokenizer, processor, examples, steps: int, batch: int, lr: float, seed: int,
+                warmup: int = 100, log_every: int = 50) -> list[float]:
+    """AdamW on the LM loss; deterministic batches from `seed`. Returns the loss of every step."""
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
+    model.train()
+    losses, start = [], time.time()
+    order: list[int] = []
+    for step in range(steps):
+        if len(order) < batch:  # reshuffle per epoch
+            order += rng.sample(range(len(examples)), len(examples))
+        picked, order = order[:batch], order[batch:]
+        inputs = collate([examples[i] for i in picked], tokenizer, processor, rng)
+        set_lr(optimizer, lr_at(step, steps, lr, min(warmup, max(1, steps // 10))))
+        loss = model(**inputs).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+        if log_every and (step + 1) % log_every == 0:
+            recent = losses[-log_every:]
+            logger.info("vlm step %d/%d loss %.4f (%.1f s)", step + 1, steps, sum(recent) / len(recent), time.time() - start)
+    return losses
+
+
+def train_vlm(data_dir, out_dir, sizes: Sizes, steps: int, batch: int = 32, lr: float = 1e-3, seed: int = 0,
+              eval_n: int = 200, tokenizer_texts: int = 600, init=None) -> dict:
+    start = time.time()
+    model, tokenizer, processor = make_vlm(sizes, seed, tokenizer_texts, init)
+    examples = read_examples(data_dir, "train")
+    logger.info("vlm: %d params (%d vision), %d examples", param_count(model), param_count(model.model.visual), len(examples))
+    losses = train_steps(model, tokenizer, processor, examples, steps, batch, lr, seed)
+    train_seconds = time.time() - start
+    save_vlm(model, tokenizer, processor, Path(out_dir))
+    report = {"params": param_count(model), "steps": steps, "batch": batch, "final_loss": sum(losses[-20:]) / len(losses[-20:]),
+              "train_seconds": round(train_seconds, 1), "init": str(init) if init else None}
+    if eval_n:
+        report["vqa_heldout"] = vqa_accuracy(model, tokenizer, processor, "heldout", eval_n)
+        report["vqa_train"] = vqa_accuracy(model, tokenizer, processor, "train", eval_n)
+    (Path(out_dir) / "stage0_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    logger.info("vlm report: %s", report)
+    return report
