@@ -21,6 +21,7 @@ def test_t2i_then_edit_then_export_then_generate(tmp_path, capsys):
     edit = load_config(CONFIGS / "edit_pretrain.yaml", [
         f"output_dir={tmp_path / 'edit'}", f"model.pretrained={tmp_path / 't2i'}", "max_steps=2", "batch_size=2",
         "data.synthetic.n_edit=4", "checkpoint.every=2", "freeze.lora={targets: [dit], rank: 4}", *FAST])
+    assert edit.model.pretrained == str(tmp_path / "t2i" / "checkpoint-3")  # the run folder, pinned to its newest
     trainer = Trainer(edit)
     # The editing run starts from the t2i run's trained weights, not from the random preset.
     t2i_weights = ckpt.load_trainable(tmp_path / "t2i" / "checkpoint-3")

@@ -180,7 +180,7 @@ class TrainConfig:
             self.freeze.lora.validate()
         self.output_dir = str(Path(self.output_dir).expanduser().resolve())
         if self.model.pretrained and Path(self.model.pretrained).expanduser().exists():
-            self.model.pretrained = str(Path(self.model.pretrained).expanduser().resolve())
+            self.model.pretrained = str(pin_run_checkpoint(Path(self.model.pretrained).expanduser().resolve()))
 
     # ---- I/O ----
     def to_dict(self) -> dict:
@@ -195,6 +195,16 @@ class TrainConfig:
         for key in ("output_dir", "resume", "max_steps", "checkpoint", "log", "eval"):
             data.pop(key)
         return data
+
+
+def pin_run_checkpoint(path: Path) -> Path:
+    """A previous run's folder -> its newest checkpoint, now: a later resume of this run must start from
+    the same weights even if that run has saved more checkpoints since (the fingerprint then differs)."""
+    from .checkpointing import is_checkpoint, latest_checkpoint
+
+    if path.is_dir() and not is_checkpoint(path):
+        return latest_checkpoint(path) or path
+    return path
 
 
 # ---- generic dict -> dataclass, strict ----
