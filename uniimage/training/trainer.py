@@ -154,12 +154,16 @@ class Trainer:
         shift = getattr(vae.config, "shift_factor", None) or 0.0
         return (x0 - shift) * vae.config.scaling_factor
 
-    def micro_step(self, batch: dict, micro: int) -> torch.Tensor:
-        device = self.acc.device
-        inputs = self.processor.generation_inputs(batch["caption"], batch["source_images"]).to(device)
+    def mllm_inputs(self, batch: dict):
+        """Prompt rows in the published format; -> (inputs, pixel values in the vision tower's dtype)."""
+        inputs = self.processor.generation_inputs(batch["caption"], batch["source_images"]).to(self.acc.device)
         pixels = inputs.pixel_values
         if pixels is not None:
             pixels = pixels.to(self.model.mllm.model.visual.patch_embed.proj.weight.dtype)
+        return inputs, pixels
+
+    def micro_step(self, batch: dict, micro: int) -> torch.Tensor:
+        inputs, pixels = self.mllm_inputs(batch)
         x0 = self.latents(batch["target"])
         indices, noise = self.draws(self.step, micro, x0.shape)
         noised = self.loss_fn.noise(x0, noise, indices)
@@ -173,12 +177,12 @@ class Trainer:
     @torch.no_grad()
     def fixed_loss(self, batch: dict, seed: int = 0) -> float:
         """Loss of `batch` with noise and timesteps from `seed`: comparable across steps (validation)."""
-        inputs = self.processor.generation_inputs(batch["caption"], batch["source_images"]).to(self.acc.device)
+        inputs, pixels = self.mllm_inputs(batch)
         x0 = self.latents(batch["target"])
         gen = torch.Generator().manual_seed(seed)
         noised = self.loss_fn.noise(x0, torch.randn(x0.shape, generator=gen), self.loss_fn.sample_indices(x0.shape[0], gen))
         with self.acc.autocast():
-            prediction = self.module(inputs.input_ids, inputs.attention_mask, inputs.pixel_values, inputs.image_grid_thw,
+            prediction = self.module(inputs.input_ids, inputs.attention_mask, pixels, inputs.image_grid_thw,
                                      noised.noisy, noised.timesteps)
         return self.loss_fn(prediction, noised).item()
 
