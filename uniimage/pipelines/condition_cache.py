@@ -37,7 +37,8 @@ def weights_fingerprint(modules: list[torch.nn.Module], identity: bool = True) -
 
 
 class ConditionCache:
-    """LRU map row key -> (condition [K, N, C], mask [N]), valid for one weights fingerprint."""
+    """LRU map row key -> (condition [K, N, C], mask [N]), valid for one weights fingerprint.
+    Not locked: a pipeline is driven by one thread at a time (the server's single worker)."""
 
     def __init__(self, max_entries: int = 32):
         self.max_entries = max_entries
