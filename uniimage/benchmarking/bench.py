@@ -57,7 +57,7 @@ def load_bench_pipeline(settings: BenchSettings):
             build_on = torch.device(settings.device) if torch.device(settings.device).type == "cuda" else torch.device("cpu")
             with build_on:
                 model, processor, components = build_preset(settings.model, dtype, seed=settings.seed)
-        except RuntimeError:  # some initialiser refused the GPU: build on the CPU, slower but sure
+        except Exception:  # some initialiser refused the GPU: build on the CPU, slower but sure
             model, processor, components = build_preset(settings.model, dtype, seed=settings.seed)
         pipe = UniImagePipeline(model, processor, load_sampler(components.scheduler_dir), components, settings.model)
     else:
