@@ -13,36 +13,13 @@ import json
 import shutil
 from pathlib import Path
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import PreTrainedTokenizerFast, Qwen2_5_VLConfig
+from transformers import Qwen2_5_VLConfig
+
+from uniimage.tokenization import SPECIAL_TOKENS, train_bpe_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ROOT / "uniimage" / "presets"
 SHARED = ROOT.parent / "shared" / "benchmarks"
-
-# Qwen2.5-VL's special tokens, in Qwen's order (ids follow the ordinary vocabulary).
-SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
-                  "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
-                  "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"]
-
-# Qwen2-VL's chat format, written as our own template: a default system turn, images as
-# <|vision_start|><|image_pad|><|vision_end|>, the generation prompt "<|im_start|>assistant\n".
-CHAT_TEMPLATE = (
-    "{%- for message in messages -%}"
-    "{%- if loop.first and message['role'] != 'system' -%}"
-    "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
-    "{%- endif -%}"
-    "{{ '<|im_start|>' + message['role'] + '\\n' }}"
-    "{%- if message['content'] is string -%}{{ message['content'] }}"
-    "{%- else -%}{%- for part in message['content'] -%}"
-    "{%- if part['type'] == 'image' or 'image' in part or 'image_url' in part -%}"
-    "{{ '<|vision_start|><|image_pad|><|vision_end|>' }}"
-    "{%- elif part['type'] == 'text' -%}{{ part['text'] }}"
-    "{%- endif -%}{%- endfor -%}{%- endif -%}"
-    "{{ '<|im_end|>\\n' }}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
-)
 
 SHAPE_WORDS = ("a an the one two three four five six seven eight nine ten zero red green blue yellow purple orange "
                "white black gray grey pink brown circle circles square squares triangle triangles star stars left "
@@ -60,17 +37,7 @@ def corpus() -> list[str]:
 
 
 def build_tokenizer(out: Path, ordinary_vocab: int = 1000):
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=ordinary_vocab, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
-    tok.train_from_iterator(corpus(), trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   additional_special_tokens=SPECIAL_TOKENS)
-    fast.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS})
-    fast.chat_template = CHAT_TEMPLATE
-    fast.model_max_length = 32768
+    fast = train_bpe_tokenizer(corpus(), ordinary_vocab)
     fast.save_pretrained(out)
     return fast
 
