@@ -10,12 +10,12 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from golden import fixture_dirs
+from golden import first_fixture
 from uniimage import UniImagePipeline
 from uniimage.checkpoint.save import published_state
 from uniimage.errors import CheckpointError, ConfigError
 
-FIXTURE = fixture_dirs()[0]
+FIXTURE = first_fixture()
 
 
 @pytest.fixture(scope="module")

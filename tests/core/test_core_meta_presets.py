@@ -5,7 +5,7 @@ import re
 import pytest
 import torch
 
-from golden import fixture_dirs
+from golden import first_fixture
 from uniimage.checkpoint.save import published_state
 from uniimage.models.summary import parameter_counts
 from uniimage.presets import build_preset
@@ -58,7 +58,7 @@ def pattern(key: str) -> str:
 
 def test_published_key_patterns_match_the_fixture_layout(published):
     """The fixture is the published checkpoint's exact format: the same key names up to block indices."""
-    listed = {line.split("\t")[0] for line in (fixture_dirs()[0] / "keys.txt").read_text().splitlines()
+    listed = {line.split("\t")[0] for line in (first_fixture() / "keys.txt").read_text().splitlines()
               if line and not line.startswith("#")}
     ours = set(published_state(published))
     mllm_dit = lambda keys: {pattern(k) for k in keys if not k.startswith("vae.")}
