@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole demo model (issue 4): stage 0 (pretrained bases, scripts/train_demo_stage0.sh), the editing
+# data, then stages 1-3 with `uniimage train` (uniimage/configs/demo/*.yaml) and `uniimage export` into
+# the package's embedded default model, uniimage/presets/demo/. ShapesEval TRAINING split only.
+#   scripts/train_demo.sh                 # everything
+#   SKIP_STAGE0=1 scripts/train_demo.sh   # reuse build/demo-base
+# Logs: build/demo-runs/*.log. Runs: build/demo-runs/{t2i_pretrain,edit_pretrain,finetune}.
+# Extra `key=value` overrides for every stage can be passed in STAGE_ARGS (e.g. "batch_size=8").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-.venv/bin/python}"
+UNIIMAGE="${UNIIMAGE:-.venv/bin/uniimage}"
+THREADS="${THREADS:-2}"
+BASE=build/demo-base
+RUNS=build/demo-runs
+SHIP=uniimage/presets/demo
+export OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" PYTHONHASHSEED=0
+mkdir -p "$RUNS"
+
+if [ -z "${SKIP_STAGE0:-}" ]; then
+  scripts/train_demo_stage0.sh
+fi
+# Stage 2/3 editing pairs: 8000 training-split edits at 64 px (stage 0 renders none).
+if [ ! -f "$BASE/data-edit/train.jsonl" ]; then
+  nice -n 5 "$PY" -m uniimage.shapes.dataset --out "$BASE/data-edit" --split train --n-t2i 0 --n-edit 8000 \
+    --n-vqa 0 --image-size 64 --seed 1 --formats jsonl > "$RUNS/data-edit.log" 2>&1
+fi
+
+for stage in t2i_pretrain edit_pretrain finetune; do
+  rm -rf "${RUNS:?}/$stage"
+  # shellcheck disable=SC2086
+  nice -n 5 "$UNIIMAGE" train "uniimage/configs/demo/$stage.yaml" ${STAGE_ARGS:-} > "$RUNS/$stage.log" 2>&1
+  tail -n 1 "$RUNS/$stage.log"
+done
+
+# Ship: published layout + component configs, float32 (about 21 MB; `--dtype bfloat16` halves it).
+rm -rf "$SHIP.new"
+"$UNIIMAGE" export "$RUNS/finetune" "$SHIP.new"
+find "$SHIP.new" -name '*.bin' -delete   # package data is safetensors only
+rm -rf "$SHIP" && mv "$SHIP.new" "$SHIP"
+du -sh "$SHIP"
