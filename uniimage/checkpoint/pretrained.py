@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -13,11 +13,10 @@ from ..config import UniImageConfig
 from ..errors import CheckpointError
 from ..models.uniimage import UniImageModel
 from ..processing import UniImageProcessor
-from .components import Components, download, load_components, looks_like_hub_id
+from .components import Components, download, load_components, looks_like_hub_id, resolve
 from .load import load_published_weights
 from .save import save_published_weights
 
-logger = logging.getLogger(__name__)
 CONFIG_FILE = "config.json"
 
 
@@ -79,8 +78,6 @@ def save_components(components: Components, folder: Path) -> dict:
     sana = folder / "sana"
     for sub, cfg in (("transformer", components.transformer_config), ("vae", components.vae_config)):
         (sana / sub).mkdir(parents=True, exist_ok=True)
-        import json
-
         (sana / sub / "config.json").write_text(json.dumps(cfg, indent=2))
     _copy_files(components.scheduler_dir, sana / "scheduler", ["*.json"])
     ids = {"mllm_id": "mllm", "diffusion_model_id": "sana", "vae_id": "sana", "scheduler_id": "sana", "noise_scheduler_id": "sana"}
@@ -95,8 +92,7 @@ def save_pretrained(model: UniImageModel, components: Components, folder: str | 
     folder.mkdir(parents=True, exist_ok=True)
     ids = save_components(components, folder)
     save_published_weights(model, folder, max_shard_size)
-    config = replace(model.config, **ids)
-    config.extra.setdefault("architectures", ["TBACUniImagePipeline"])
+    config = replace(model.config, **ids, extra={"architectures": ["TBACUniImagePipeline"], **model.config.extra})
     config.to_json_file(folder / CONFIG_FILE)
 
 
@@ -116,8 +112,6 @@ def from_components(mllm: str, diffusion: str, vae: str | None = None, scheduler
                                        **config_fields)
     components = load_components(components_config, [Path.cwd()])
     patterns = ["*.safetensors", "*.json"]
-    from .components import resolve
-
     mllm_dir = resolve(mllm, [Path.cwd()], patterns + ["*.txt", "*.jinja"])
     diffusion_dir = resolve(diffusion, [Path.cwd()], ["transformer/*", "vae/*", "scheduler/*"])
     vae_dir = resolve(components_config.vae_id, [Path.cwd()], ["vae/*"])
