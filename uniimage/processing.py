@@ -84,7 +84,8 @@ class UniImageProcessor:
         return chat + self.suffix
 
     # ---- images ----
-    def _pixels(self, images: list[Image.Image], budget: int | None):
+    def pixels(self, images: list[Image.Image], budget: int | None):
+        """(pixel_values, image_grid_thw) of `images` at `budget` pixels each (None: the processor's own)."""
         if not images:
             return None, None
         kwargs = {"size": {"shortest_edge": budget, "longest_edge": budget}} if budget else {}
@@ -106,16 +107,22 @@ class UniImageProcessor:
             out.append(expanded)
         return out
 
+    def tokens(self, texts: list[str], grid_thw) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-padded (input_ids, attention_mask), image placeholders expanded by `grid_thw` (one row per image)."""
+        enc = self.tokenizer(self._expand_image_pads(texts, grid_thw), padding=True, padding_side="left",
+                             add_special_tokens=False, return_tensors="pt")
+        return enc["input_ids"], enc["attention_mask"]
+
     def _tokenize(self, texts, images, budget) -> MLLMInputs:
-        pixel_values, grid = self._pixels(images, budget)
-        texts = self._expand_image_pads(texts, grid)
-        enc = self.tokenizer(texts, padding=True, padding_side="left", add_special_tokens=False, return_tensors="pt")
-        return MLLMInputs(enc["input_ids"], enc["attention_mask"], pixel_values, grid)
+        pixel_values, grid = self.pixels(images, budget)
+        return MLLMInputs(*self.tokens(texts, grid), pixel_values, grid)
+
+    def generation_texts(self, captions: list[str], images: list[list[Image.Image]]) -> list[str]:
+        return [self.generation_text(c, len(ims)) for c, ims in zip(captions, images)]
 
     def generation_inputs(self, captions: list[str], images: list[list[Image.Image]]) -> MLLMInputs:
         """One row per caption; `images[r]` are row r's input images (possibly none)."""
-        texts = [self.generation_text(c, len(ims)) for c, ims in zip(captions, images)]
-        return self._tokenize(texts, [im for ims in images for im in ims], self.image_pixels)
+        return self._tokenize(self.generation_texts(captions, images), [im for ims in images for im in ims], self.image_pixels)
 
     def understanding_inputs(self, images: list[Image.Image], question: str, history: list[dict] | None = None) -> MLLMInputs:
         """Plain Qwen2.5-VL chat: the images, then the question; the processor's own pixel budget."""

@@ -37,5 +37,5 @@ def test_shared_features_give_the_plain_condition(fresh_pipe, source_image):
                                                     inputs.image_grid_thw)
     torch.testing.assert_close(ours, plain, atol=1e-5, rtol=0)
     assert torch.equal(ours_mask, plain_mask)
-    ids, mask = pipe._generation_tokens(captions, images, inputs.image_grid_thw)
+    ids, mask = pipe.processor.tokens(pipe.processor.generation_texts(captions, images), inputs.image_grid_thw)
     assert torch.equal(ids, inputs.input_ids) and torch.equal(mask, inputs.attention_mask)

@@ -183,20 +183,13 @@ class UniImagePipeline:
         keys = [image_key(im) for im in flat]
         distinct = list(dict.fromkeys(keys))
         slot = torch.tensor([distinct.index(k) for k in keys])
-        pixels, grid = self.processor._pixels([flat[keys.index(k)] for k in distinct], self.processor.image_pixels)
+        pixels, grid = self.processor.pixels([flat[keys.index(k)] for k in distinct], self.processor.image_pixels)
         features = self.model.image_features(pixels.to(self.device, self.dtype), grid.to(self.device))
         features.pooler_output = tuple(features.pooler_output[s] for s in slot.tolist())  # one entry per image slot
-        ids, attention = self._generation_tokens(captions, images, grid[slot])
+        # The same ids `processor.generation_inputs` gives, without preprocessing an image twice.
+        ids, attention = self.processor.tokens(self.processor.generation_texts(captions, images), grid[slot])
         return self.model.encode_condition(ids.to(self.device), attention.to(self.device), image_grid_thw=grid[slot].to(self.device),
                                            image_features=features)
-
-    def _generation_tokens(self, captions, images, grid):
-        """Token ids of rows whose images are already processed (`grid`: one row per image slot);
-        the same ids `processor.generation_inputs` gives, without preprocessing an image twice."""
-        proc = self.processor
-        texts = proc._expand_image_pads([proc.generation_text(c, len(ims)) for c, ims in zip(captions, images)], grid)
-        enc = proc.tokenizer(texts, padding=True, padding_side="left", add_special_tokens=False, return_tensors="pt")
-        return enc["input_ids"], enc["attention_mask"]
 
     def _weights_fingerprint(self) -> tuple:
         # Sequential offload re-creates parameters on every forward: identity would never match.
