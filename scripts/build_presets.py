@@ -42,6 +42,24 @@ def build_tokenizer(out: Path, ordinary_vocab: int = 1000):
     return fast
 
 
+def stand_in_tokenizer(src: Path, out: Path, first_special_id: int = 151643):
+    """Our BPE with Qwen's special tokens moved to Qwen's own ids (151643...), so a config with the
+    published token ids (image 151655, vision start / end 151652 / 151653) runs unchanged on random weights.
+    For timing only: real checkpoints bring Qwen's tokenizer (a prompt becomes fewer, longer tokens)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("tokenizer_config.json", "chat_template.jinja"):
+        shutil.copy(src / name, out / name)
+    data = json.loads((src / "tokenizer.json").read_text())
+    vocab = data["model"]["vocab"]
+    # Unreachable placeholders (no merge makes them) fill the ids up to Qwen's first special token, so
+    # ids stay contiguous like Qwen's own (len(tokenizer) = last special id + 1).
+    vocab.update({f"<u{i}>": i for i in range(len(vocab), first_special_id)})
+    for token in data["added_tokens"]:
+        token["id"] = first_special_id + SPECIAL_TOKENS.index(token["content"])
+        vocab[token["content"]] = token["id"]  # in the model's vocab, or loading renumbers them
+    (out / "tokenizer.json").write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")))  # compact: 150k entries
+
+
 def image_processor_config(min_pixels: int, max_pixels: int) -> dict:
     return {"image_processor_type": "Qwen2VLImageProcessor", "do_convert_rgb": True, "do_normalize": True,
             "do_rescale": True, "do_resize": True, "rescale_factor": 1 / 255, "resample": 3,
@@ -148,7 +166,8 @@ def main():
         dc_ae(32, [64, 128, 256, 256, 512, 512], [1, 1, 1, 2, 2, 2], six, [[], [], [], [5], [5], [5]]),
         uniimage_config(64, 16, 32, 32, 256 * 28 * 28),
     )
-    # The published sizes (REFERENCE.md section 1); no tokenizer: for meta-device checks and hub aliases.
+    # The published sizes (REFERENCE.md section 1): meta-device checks, hub aliases and random-weight timing
+    # (with a stand-in tokenizer whose special tokens sit at Qwen's ids; Qwen2.5-VL's own image processor limits).
     qwen3b = Qwen2_5_VLConfig(
         text_config=dict(vocab_size=151936, hidden_size=2048, intermediate_size=11008, num_hidden_layers=36,
                          num_attention_heads=16, num_key_value_heads=2, rms_norm_eps=1e-6, rope_theta=1e6,
@@ -171,6 +190,8 @@ def main():
         dc_ae(32, [128, 256, 512, 512, 1024, 1024], [2, 2, 2, 3, 3, 3], six, [[], [], [], [5], [5], [5]]),
         published,
     )
+    stand_in_tokenizer(tok_dir, PRESETS / "tbac-uniimage-3b" / "mllm")
+    write_json(PRESETS / "tbac-uniimage-3b" / "mllm" / "preprocessor_config.json", image_processor_config(3136, 12845056))
     # The real DC-AE decoder has 3 layers per stage (REFERENCE.md section 1).
     vae_path = PRESETS / "tbac-uniimage-3b" / "sana" / "vae" / "config.json"
     vae = json.loads(vae_path.read_text())

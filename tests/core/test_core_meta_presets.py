@@ -72,3 +72,28 @@ def test_tiny_preset_builds_and_draws(tiny_pipe):
                     generator=torch.Generator().manual_seed(0)).images
     assert out.shape == (1, 3, tiny_pipe.default_height, tiny_pipe.default_width)
     assert 0 <= out.min() and out.max() <= 1
+
+
+def test_3b_preset_processor_uses_the_published_token_ids():
+    """Random-weight timing of the published sizes needs a processor whose ids match Qwen's config."""
+    from uniimage.checkpoint.components import load_components
+    from uniimage.checkpoint.pretrained import build_processor, read_config
+    from uniimage.presets import preset_folder
+
+    folder = preset_folder("tbac-uniimage-3b")
+    config = read_config(folder)
+    components = load_components(config, [folder])
+    processor = build_processor(config, components)
+    mllm = components.mllm_config
+    tok = processor.tokenizer
+    assert tok.convert_tokens_to_ids(["<|vision_start|>", "<|vision_end|>", "<|image_pad|>"]) == [
+        mllm.vision_start_token_id, mllm.vision_end_token_id, mllm.image_token_id]
+    assert tok.convert_tokens_to_ids("<|img0|>") == mllm.text_config.vocab_size
+    from PIL import Image
+
+    inputs = processor.generation_inputs(["make it red"], [[Image.new("RGB", (512, 512))]])
+    ids = inputs.input_ids[0].tolist()
+    # 512 x 512 at the published pixel budget -> 32 x 32 patches -> 256 merged image tokens, then the 64 queries.
+    assert ids.count(mllm.image_token_id) == 256
+    queries = list(range(mllm.text_config.vocab_size, mllm.text_config.vocab_size + 64))
+    assert ids[-67:-1] == [mllm.vision_start_token_id] + queries + [mllm.vision_end_token_id]  # then <|im_end|>

@@ -1,5 +1,6 @@
 """Query tokens: their own parameter, ids after the vocabulary, vocabulary rows untouched by training."""
 
+import pytest
 import torch
 
 from uniimage.models.queries import QueryTokenEmbedding
@@ -49,3 +50,20 @@ def test_lm_head_is_the_vocabulary(tiny_pipe):
     model = tiny_pipe.model
     assert model.mllm.lm_head.weight is model.query_embedding.weight
     assert model.mllm.lm_head.weight.shape[0] == model.vocab_size
+
+
+def test_queries_start_from_token_rows_cycled():
+    vocab = torch.nn.Embedding(10, 4)
+    emb = QueryTokenEmbedding(vocab, 5)
+    emb.init_queries_from_tokens([7, 2])
+    for i, token in enumerate([7, 2, 7, 2, 7]):
+        assert torch.equal(emb.queries[i], vocab.weight[token])
+    assert emb.queries.data_ptr() != vocab.weight.data_ptr()  # a copy: training the queries leaves the row
+
+
+def test_query_token_init_rejects_bad_ids():
+    emb = QueryTokenEmbedding(torch.nn.Embedding(10, 4), 2)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        emb.init_queries_from_tokens([3, 10])
+    with pytest.raises(ValueError, match="at least one token"):
+        emb.init_queries_from_tokens([])

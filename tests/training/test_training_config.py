@@ -73,3 +73,24 @@ def test_override_into_a_list_item():
     assert c.data.datasets[0]["path"] == "/data/shards/{00000..00009}.tar"
     with pytest.raises(ConfigError, match="not an index"):
         load_config(CONFIGS / "t2i_pretrain.yaml", ["data.datasets.5.path=/x"])
+
+
+def test_query_init_text_only_for_fresh_models():
+    with pytest.raises(ConfigError, match="only for a fresh model"):
+        load_config(data={**MINIMAL, "model": {"pretrained": "/x", "query_init_text": "are"}})
+    with pytest.raises(ConfigError, match="is empty"):
+        load_config(data={**MINIMAL, "model": {"preset": "tiny", "query_init_text": ""}})
+
+
+def test_query_init_text_sets_the_query_rows():
+    import torch
+
+    from uniimage.training.model_source import load_model
+
+    c = load_config(data={**MINIMAL, "model": {"preset": "tiny", "query_init_text": "red circle"}})
+    model, processor, _ = load_model(c.model)
+    ids = processor.tokenizer("red circle", add_special_tokens=False).input_ids
+    rows = model.query_embedding.weight[[ids[i % len(ids)] for i in range(model.config.num_metaqueries)]]
+    assert torch.equal(model.queries, rows)
+    plain, _, _ = load_model(load_config(data=MINIMAL).model)
+    assert not torch.equal(plain.queries, rows)

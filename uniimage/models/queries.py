@@ -41,6 +41,19 @@ class QueryTokenEmbedding(nn.Embedding):
             noise = torch.randn(self.queries.shape, generator=generator, device="cpu").to(w.device)
             self.queries.copy_((w.mean(0) + noise * w.std(0)).to(self.queries.dtype))
 
+    def init_queries_from_tokens(self, token_ids: list[int]):
+        """Query rows copied from these vocabulary rows, cycled (prompt-tuning style initialisation).
+        Why: a small MLLM's states at fresh random query rows can be nearly prompt-independent; some
+        tokens' rows make them read the prompt far more, which gives the DiT a condition to learn from."""
+        if not token_ids:
+            raise ValueError("init_queries_from_tokens needs at least one token id")
+        bad = [t for t in token_ids if not 0 <= t < self.num_embeddings]
+        if bad:
+            raise ValueError(f"token ids {bad} are outside the vocabulary (0..{self.num_embeddings - 1})")
+        rows = torch.tensor([token_ids[i % len(token_ids)] for i in range(self.num_queries)], device=self.weight.device)
+        with torch.no_grad():
+            self.queries.copy_(self.weight[rows].to(self.queries.dtype))
+
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         is_query = ids >= self.num_embeddings
         vocab_emb = super().forward(ids.masked_fill(is_query, 0))

@@ -32,6 +32,9 @@ class ModelSource:
     diffusion: Optional[str] = None  # ... plus a SANA diffusers folder or hub id
     seed: int = 0  # initialises the new parts (queries, connector; everything for presets)
     overrides: dict = field(default_factory=dict)  # UniImageConfig fields, e.g. {num_metaqueries: 64}
+    # Fresh models only: query rows start as the embeddings of this text's tokens (cycled) instead of
+    # random rows around the vocabulary's statistics.
+    query_init_text: Optional[str] = None
 
     def validate(self):
         given = [k for k in ("preset", "pretrained") if getattr(self, k)] + (["mllm+diffusion"] if self.mllm or self.diffusion else [])
@@ -39,6 +42,10 @@ class ModelSource:
             raise ConfigError(f"model: give exactly one of preset, pretrained, or mllm + diffusion (got {given or 'none'})")
         if (self.mllm is None) != (self.diffusion is None):
             raise ConfigError("model: a fresh model needs both `mllm` and `diffusion`")
+        if self.query_init_text is not None and not (self.mllm or self.preset):
+            raise ConfigError("model.query_init_text initialises new query rows: only for a fresh model (mllm + diffusion, or a preset)")
+        if self.query_init_text is not None and not str(self.query_init_text):
+            raise ConfigError("model.query_init_text is empty: give the text whose token embeddings start the queries")
 
 
 @dataclass

@@ -21,6 +21,14 @@ def run_checkpoint(path: Path) -> Path | None:
 
 def load_model(source: ModelSource, dtype: torch.dtype = torch.float32):
     """-> (model, processor, components), all weights in `dtype`."""
+    model, processor, components = _load(source, dtype)
+    if source.query_init_text is not None:
+        ids = processor.tokenizer(str(source.query_init_text), add_special_tokens=False).input_ids
+        model.query_embedding.init_queries_from_tokens(ids)
+    return model, processor, components
+
+
+def _load(source: ModelSource, dtype: torch.dtype):
     if source.preset:
         from ..presets import build_preset, preset_folder
 
