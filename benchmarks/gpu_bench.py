@@ -24,13 +24,13 @@ GiB = 2**30
 
 
 def stage_plain(pipe, base, steps):
-    return run_bench(replace(base, batches=[1, 4, 16], steps=steps, repeats=2, baseline=True, baseline_max_batch=4), pipe)
+    return run_bench(replace(base, batches=[1, 4, 16], steps=steps, baseline=True, baseline_max_batch=4), pipe)
 
 
 def stage_model_offload(pipe, base, steps):
     pipe.to("cpu").enable_model_cpu_offload(base.device)
     torch.cuda.empty_cache()
-    return run_bench(replace(base, batches=[1, 4], steps=steps, repeats=2, offload="model"), pipe)
+    return run_bench(replace(base, batches=[1, 4], steps=steps, offload="model"), pipe)
 
 
 def stage_sequential_offload(pipe, base, steps):
@@ -41,7 +41,7 @@ def stage_sequential_offload(pipe, base, steps):
 
 def stage_compile(pipe, base, steps):
     pipe.to(base.device).compile_transformer()
-    return run_bench(replace(base, batches=[1, 4], steps=steps, repeats=2, compile=True), pipe)
+    return run_bench(replace(base, batches=[1, 4], steps=steps, compile=True), pipe)
 
 
 def stage_quant(pipe, base, steps):
@@ -57,7 +57,7 @@ def stage_quant(pipe, base, steps):
     qpipe = load_bench_pipeline(base)
     qpipe.quantize_mllm("8bit")
     torch.cuda.empty_cache()
-    out["bench_8bit"] = run_bench(replace(base, batches=[1, 4], steps=steps, repeats=2), qpipe)
+    out["bench_8bit"] = run_bench(replace(base, batches=[1, 4], steps=steps), qpipe)
     return out
 
 
@@ -73,10 +73,13 @@ def main():
     p.add_argument("--stages", nargs="+", default=["plain", "model", "sequential", "quant", "compile"])
     p.add_argument("--device", default="cuda", help="cpu (with --model tiny --dtype float32) to dry-run the script")
     p.add_argument("--dtype", default="bfloat16")
+    # GPU batch-1 calls stay slow for a couple of calls (allocator, cuBLAS heuristics): 2 warm-ups, median of 3.
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    base = BenchSettings(model=args.model, device=args.device, dtype=args.dtype, warmup=1)
+    base = BenchSettings(model=args.model, device=args.device, dtype=args.dtype, warmup=args.warmup, repeats=args.repeats)
     start = time.perf_counter()
     pipe = load_bench_pipeline(base)
     print(f"built {args.model} in {time.perf_counter() - start:.1f}s; "

@@ -19,5 +19,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 python3 -c "import torch, transformers, diffusers, accelerate; print('torch', torch.__version__, 'transformers', transformers.__version__, 'diffusers', diffusers.__version__, 'accelerate', accelerate.__version__)" | tee -a "$OUT/gpu.txt"
 # Stages in order of importance; compile last (its warm-up is the slowest). STEPS/STAGES override.
 timeout "${BENCH_TIMEOUT:-480}" python3 benchmarks/gpu_bench.py --out "$OUT" --steps "${STEPS:-20}" \
-  --stages ${STAGES:-plain model sequential quant compile} 2>&1 | grep -v -E "Warning|warnings.warn" | tee "$OUT/log.txt"
-echo "exit ${PIPESTATUS[0]}"
+  --stages ${STAGES:-plain model sequential quant compile} 2>&1 | grep -v -E "Warning|warnings.warn|MatMul8bitLt" | tee "$OUT/log.txt"
+rc=${PIPESTATUS[0]}
+echo "exit $rc"
+exit "$rc"
