@@ -77,9 +77,13 @@ def test_override_into_a_list_item():
 
 def test_query_init_text_only_for_fresh_models():
     with pytest.raises(ConfigError, match="only for a fresh model"):
-        load_config(data={**MINIMAL, "model": {"pretrained": "/x", "query_init_text": "are"}})
+        load_config(data={**MINIMAL, "model": {"pretrained": "/x", "query_init": "text", "query_init_text": "are"}})
     with pytest.raises(ConfigError, match="is empty"):
-        load_config(data={**MINIMAL, "model": {"preset": "tiny", "query_init_text": ""}})
+        load_config(data={**MINIMAL, "model": {"preset": "tiny", "query_init": "text", "query_init_text": ""}})
+    with pytest.raises(ConfigError, match="only with"):
+        load_config(data={**MINIMAL, "model": {"preset": "tiny", "query_init_text": "are"}})
+    with pytest.raises(ConfigError, match="random, zeros or text"):
+        load_config(data={**MINIMAL, "model": {"preset": "tiny", "query_init": "ones"}})
 
 
 def test_query_init_text_sets_the_query_rows():
@@ -87,10 +91,17 @@ def test_query_init_text_sets_the_query_rows():
 
     from uniimage.training.model_source import load_model
 
-    c = load_config(data={**MINIMAL, "model": {"preset": "tiny", "query_init_text": "red circle"}})
+    c = load_config(data={**MINIMAL, "model": {"preset": "tiny", "query_init": "text", "query_init_text": "red circle"}})
     model, processor, _ = load_model(c.model)
     ids = processor.tokenizer("red circle", add_special_tokens=False).input_ids
     rows = model.query_embedding.weight[[ids[i % len(ids)] for i in range(model.config.num_metaqueries)]]
     assert torch.equal(model.queries, rows)
     plain, _, _ = load_model(load_config(data=MINIMAL).model)
     assert not torch.equal(plain.queries, rows)
+
+
+def test_query_init_zeros():
+    from uniimage.training.model_source import load_model
+
+    model, _, _ = load_model(load_config(data={**MINIMAL, "model": {"preset": "tiny", "query_init": "zeros"}}).model)
+    assert not model.queries.any() and model.query_embedding.weight.any()

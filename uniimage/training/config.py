@@ -32,8 +32,10 @@ class ModelSource:
     diffusion: Optional[str] = None  # ... plus a SANA diffusers folder or hub id
     seed: int = 0  # initialises the new parts (queries, connector; everything for presets)
     overrides: dict = field(default_factory=dict)  # UniImageConfig fields, e.g. {num_metaqueries: 64}
-    # Fresh models only: query rows start as the embeddings of this text's tokens (cycled) instead of
-    # random rows around the vocabulary's statistics.
+    # Fresh models only: how the query rows start. "random": around the vocabulary's statistics (as a
+    # resized embedding's new rows); "zeros": all zero (their first attention is then uniform over the
+    # prompt, a mean of it); "text": the embeddings of `query_init_text`'s tokens, cycled.
+    query_init: str = "random"
     query_init_text: Optional[str] = None
 
     def validate(self):
@@ -42,9 +44,13 @@ class ModelSource:
             raise ConfigError(f"model: give exactly one of preset, pretrained, or mllm + diffusion (got {given or 'none'})")
         if (self.mllm is None) != (self.diffusion is None):
             raise ConfigError("model: a fresh model needs both `mllm` and `diffusion`")
-        if self.query_init_text is not None and not (self.mllm or self.preset):
-            raise ConfigError("model.query_init_text initialises new query rows: only for a fresh model (mllm + diffusion, or a preset)")
-        if self.query_init_text is not None and not str(self.query_init_text):
+        if self.query_init not in ("random", "zeros", "text"):
+            raise ConfigError(f"model.query_init must be random, zeros or text, got {self.query_init!r}")
+        if self.query_init != "random" and not (self.mllm or self.preset):
+            raise ConfigError("model.query_init initialises new query rows: only for a fresh model (mllm + diffusion, or a preset)")
+        if (self.query_init == "text") != (self.query_init_text is not None):
+            raise ConfigError("model.query_init_text goes with (and only with) query_init: text")
+        if self.query_init == "text" and not str(self.query_init_text):
             raise ConfigError("model.query_init_text is empty: give the text whose token embeddings start the queries")
 
 

@@ -22,7 +22,10 @@ def run_checkpoint(path: Path) -> Path | None:
 def load_model(source: ModelSource, dtype: torch.dtype = torch.float32):
     """-> (model, processor, components), all weights in `dtype`."""
     model, processor, components = _load(source, dtype)
-    if source.query_init_text is not None:
+    if source.query_init == "zeros":
+        with torch.no_grad():
+            model.queries.zero_()
+    elif source.query_init == "text":
         ids = processor.tokenizer(str(source.query_init_text), add_special_tokens=False).input_ids
         model.query_embedding.init_queries_from_tokens(ids)
     return model, processor, components
