@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Ladder vs final-layer conditioning at toy scale (docs/ablation.md): demo stage 1 with
-# model.overrides.ladder=ladder|final, same budget, then ShapesEval t2i held-out (60 prompts).
-#   scripts/demo_ablation.sh [STEPS] [SEEDS...]      default: 600 steps, seed 0
+# model.overrides.ladder=ladder|final, same budget and seeds, then (a) the condition-use loss gap
+# (right vs shuffled captions, uniimage.evaluation.condition_use, 128 training pairs) and (b) ShapesEval
+# t2i on 60 held-out and 60 training-split prompts.
+#   scripts/demo_ablation.sh [STEPS] [SEEDS...]      default: 1000 steps, seeds 0 1 2
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PY="${PYTHON:-.venv/bin/python}"
 UNIIMAGE="${UNIIMAGE:-.venv/bin/uniimage}"
-STEPS="${1:-600}"; shift || true
-SEEDS=("${@:-0}")
+STEPS="${1:-1000}"; shift || true
+SEEDS=("${@:-0 1 2}")
+[ "${#SEEDS[@]}" -eq 1 ] && read -r -a SEEDS <<< "${SEEDS[0]}"
 OUT=build/demo-runs/ablation
 export OMP_NUM_THREADS="${THREADS:-2}" MKL_NUM_THREADS="${THREADS:-2}"
 mkdir -p "$OUT"
@@ -16,9 +20,11 @@ for seed in "${SEEDS[@]}"; do
     rm -rf "$run" "$run-export"
     nice -n 5 "$UNIIMAGE" train uniimage/configs/demo/t2i_pretrain.yaml output_dir="$run" \
       model.overrides.ladder="$mapping" model.seed="$seed" seed="$seed" max_steps="$STEPS" \
-      optim.warmup_steps=50 checkpoint.every="$STEPS" > "$run.log" 2>&1
+      checkpoint.every="$STEPS" log.progress=false > "$run.log" 2>&1
     "$UNIIMAGE" export "$run" "$run-export" > /dev/null 2>&1
-    score=$(nice -n 5 "$UNIIMAGE" eval shapes --model "$run-export" --split heldout --task t2i --json --limit 60 2>/dev/null)
-    echo "$mapping seed=$seed steps=$STEPS $(tail -n 1 "$run.log") $score" | tee -a "$OUT/results.txt"
+    gap=$(nice -n 5 "$PY" -m uniimage.evaluation.condition_use "$run-export" build/demo-base/data/train.jsonl 2>/dev/null | tr -d ' \n')
+    heldout=$(nice -n 5 "$UNIIMAGE" eval shapes --model "$run-export" --split heldout --task t2i --json --limit 60 2>/dev/null)
+    train=$(nice -n 5 "$UNIIMAGE" eval shapes --model "$run-export" --split train --task t2i --json --limit 60 2>/dev/null)
+    echo "$mapping seed=$seed steps=$STEPS | $(tail -n 1 "$run.log") | gap $gap | heldout $heldout | train $train" | tee -a "$OUT/results.txt"
   done
 done

@@ -4,7 +4,7 @@
 # the package's embedded default model, uniimage/presets/demo/. ShapesEval TRAINING split only.
 #   scripts/train_demo.sh                 # everything
 #   SKIP_STAGE0=1 scripts/train_demo.sh   # reuse build/demo-base
-# Logs: build/demo-runs/*.log. Runs: build/demo-runs/{t2i_pretrain,edit_pretrain,finetune}.
+# Logs: build/demo-runs/*.log. Runs: build/demo-runs/{t2i_pretrain,t2i_continue,edit_pretrain,finetune}.
 # Extra `key=value` overrides for every stage can be passed in STAGE_ARGS (e.g. "batch_size=8").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +26,12 @@ if [ ! -f "$BASE/data-edit/train.jsonl" ]; then
     --n-vqa 0 --image-size 64 --seed 1 --formats jsonl > "$RUNS/data-edit.log" 2>&1
 fi
 
-for stage in t2i_pretrain edit_pretrain finetune; do
+# Stage 1b's detailed captions: the stage-0 scenes with full descriptions.
+if [ ! -f "$BASE/data/train_described.jsonl" ]; then
+  "$PY" -m uniimage.demo.describe "$BASE/data/train.jsonl" "$BASE/data/train_described.jsonl"
+fi
+
+for stage in t2i_pretrain t2i_continue edit_pretrain finetune; do
   rm -rf "${RUNS:?}/$stage"
   # shellcheck disable=SC2086
   nice -n 5 "$UNIIMAGE" train "uniimage/configs/demo/$stage.yaml" ${STAGE_ARGS:-} > "$RUNS/$stage.log" 2>&1

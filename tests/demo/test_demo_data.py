@@ -44,3 +44,19 @@ def test_labels_cover_only_the_answer(demo_data):
         kept = row[row != IGNORE].tolist()
         assert tok.decode(kept) == ex.answer + "<|im_end|>"
     assert (batch["input_ids"] == tok.convert_tokens_to_ids("<|image_pad|>")).sum(1).tolist() == [4] * 3
+
+
+def test_described_copy_keeps_images_and_names_every_object(demo_data, tmp_path):
+    import json
+
+    from uniimage.demo.describe import write_described
+
+    src = demo_data / "train.jsonl"
+    n = write_described(src, tmp_path / "described.jsonl")
+    rows = [json.loads(line) for line in src.read_text().splitlines() if line.strip()]
+    out = [json.loads(line) for line in (tmp_path / "described.jsonl").read_text().splitlines()]
+    assert n == len(rows) == len(out) > 0
+    for a, b in zip(rows, out):
+        assert b["image"] == a["image"] and b["meta"] == a["meta"]
+        for obj in a["meta"]["scene"]["objects"]:  # colour and shape of every object are in the caption
+            assert obj["color"] in b["caption"] and obj["shape"] in b["caption"]

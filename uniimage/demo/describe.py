@@ -34,3 +34,22 @@ def describe_scene(scene: Scene) -> str:
     if not phrases:
         return "an empty picture"
     return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+
+
+def write_described(src_jsonl, dst_jsonl) -> int:
+    """A copy of a t2i JSONL whose captions are the full scene descriptions (every object's colour and
+    shape, counts, the relation of two objects): the detailed-caption half of the demo's stage-1b data,
+    as the published stage 1 trains on long captions. Images are shared (same relative paths)."""
+    import json
+    from pathlib import Path
+
+    rows = [json.loads(line) for line in Path(src_jsonl).read_text().splitlines() if line.strip()]
+    lines = [json.dumps({**row, "caption": describe_scene(Scene.from_dict(row["meta"]["scene"]))}) for row in rows]
+    Path(dst_jsonl).write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(write_described(sys.argv[1], sys.argv[2]), "rows written to", sys.argv[2])
