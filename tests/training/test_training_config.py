@@ -82,7 +82,7 @@ def test_query_init_text_only_for_fresh_models():
         load_config(data={**MINIMAL, "model": {"preset": "tiny", "query_init": "text", "query_init_text": ""}})
     with pytest.raises(ConfigError, match="only with"):
         load_config(data={**MINIMAL, "model": {"preset": "tiny", "query_init_text": "are"}})
-    with pytest.raises(ConfigError, match="random, zeros or text"):
+    with pytest.raises(ConfigError, match="random, zeros, noise or text"):
         load_config(data={**MINIMAL, "model": {"preset": "tiny", "query_init": "ones"}})
 
 
@@ -105,3 +105,21 @@ def test_query_init_zeros():
 
     model, _, _ = load_model(load_config(data={**MINIMAL, "model": {"preset": "tiny", "query_init": "zeros"}}).model)
     assert not model.queries.any() and model.query_embedding.weight.any()
+
+
+def test_query_init_noise_is_small_zero_mean_and_seeded():
+    import torch
+
+    from uniimage.training.model_source import load_model
+
+    def queries(seed, scale=0.1):
+        model_cfg = {"preset": "tiny", "query_init": "noise", "query_init_scale": scale, "seed": seed}
+        model, _, _ = load_model(load_config(data={**MINIMAL, "model": model_cfg}).model)
+        return model.queries.detach(), model.query_embedding.weight.float().std(0)
+
+    q, std = queries(0)
+    assert torch.equal(q, queries(0)[0]) and not torch.equal(q, queries(1)[0])
+    ratio = (q / std).std().item()  # per-channel scale relative to the vocabulary: about 0.1
+    assert 0.07 < ratio < 0.13 and abs((q / std).mean().item()) < 0.03
+    with pytest.raises(ConfigError, match="query_init_scale must be > 0"):
+        load_config(data={**MINIMAL, "model": {"preset": "tiny", "query_init": "noise", "query_init_scale": 0}})

@@ -41,6 +41,13 @@ class QueryTokenEmbedding(nn.Embedding):
             noise = torch.randn(self.queries.shape, generator=generator, device="cpu").to(w.device)
             self.queries.copy_((w.mean(0) + noise * w.std(0)).to(self.queries.dtype))
 
+    def init_queries_as_noise(self, scale: float, generator: torch.Generator | None = None):
+        """Zero-mean rows at `scale` x the vocabulary's per-channel std: small enough that the first
+        attention stays near uniform over the prompt, large enough that the query tokens differ."""
+        with torch.no_grad():
+            noise = torch.randn(self.queries.shape, generator=generator, device="cpu").to(self.weight.device)
+            self.queries.copy_((noise * self.weight.float().std(0) * scale).to(self.queries.dtype))
+
     def init_queries_from_tokens(self, token_ids: list[int]):
         """Query rows copied from these vocabulary rows, cycled (prompt-tuning style initialisation).
         Why: a small MLLM's states at fresh random query rows can be nearly prompt-independent; some

@@ -34,9 +34,11 @@ class ModelSource:
     overrides: dict = field(default_factory=dict)  # UniImageConfig fields, e.g. {num_metaqueries: 64}
     # Fresh models only: how the query rows start. "random": around the vocabulary's statistics (as a
     # resized embedding's new rows); "zeros": all zero (their first attention is then uniform over the
-    # prompt, a mean of it); "text": the embeddings of `query_init_text`'s tokens, cycled.
+    # prompt, a mean of it); "noise": zero-mean, `query_init_scale` x the vocabulary's per-channel std
+    # (near-uniform attention, yet distinct tokens); "text": the embeddings of `query_init_text`'s tokens, cycled.
     query_init: str = "random"
     query_init_text: Optional[str] = None
+    query_init_scale: float = 0.1
 
     def validate(self):
         given = [k for k in ("preset", "pretrained") if getattr(self, k)] + (["mllm+diffusion"] if self.mllm or self.diffusion else [])
@@ -44,8 +46,10 @@ class ModelSource:
             raise ConfigError(f"model: give exactly one of preset, pretrained, or mllm + diffusion (got {given or 'none'})")
         if (self.mllm is None) != (self.diffusion is None):
             raise ConfigError("model: a fresh model needs both `mllm` and `diffusion`")
-        if self.query_init not in ("random", "zeros", "text"):
-            raise ConfigError(f"model.query_init must be random, zeros or text, got {self.query_init!r}")
+        if self.query_init not in ("random", "zeros", "noise", "text"):
+            raise ConfigError(f"model.query_init must be random, zeros, noise or text, got {self.query_init!r}")
+        if not self.query_init_scale > 0:
+            raise ConfigError(f"model.query_init_scale must be > 0, got {self.query_init_scale}")
         if self.query_init != "random" and not (self.mllm or self.preset):
             raise ConfigError("model.query_init initialises new query rows: only for a fresh model (mllm + diffusion, or a preset)")
         if (self.query_init == "text") != (self.query_init_text is not None):

@@ -25,6 +25,8 @@ def load_model(source: ModelSource, dtype: torch.dtype = torch.float32):
     if source.query_init == "zeros":
         with torch.no_grad():
             model.queries.zero_()
+    elif source.query_init == "noise":
+        model.query_embedding.init_queries_as_noise(source.query_init_scale, torch.Generator().manual_seed(source.seed))
     elif source.query_init == "text":
         ids = processor.tokenizer(str(source.query_init_text), add_special_tokens=False).input_ids
         model.query_embedding.init_queries_from_tokens(ids)
