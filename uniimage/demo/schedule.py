@@ -1,8 +1,15 @@
-"""Learning-rate schedule shared by the stage-0 trainers: linear warmup, then cosine to 10%."""
+"""What the stage-0 trainers share: the learning-rate schedule (linear warmup, then cosine to 10%) and
+the optimizer step with its progress log."""
 
 from __future__ import annotations
 
+import logging
 import math
+import time
+
+import torch
+
+logger = logging.getLogger(__name__)
 
 
 def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
@@ -15,3 +22,19 @@ def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
 def set_lr(optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
+
+
+def optimizer_step(optimizer, loss: torch.Tensor, params, losses: list[float], clip: float = 1.0) -> None:
+    """Backward, clip, step; the loss goes onto `losses`."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, clip)
+    optimizer.step()
+    losses.append(loss.item())
+
+
+def log_progress(name: str, step: int, steps: int, losses: list[float], log_every: int, start: float) -> None:
+    """Every `log_every` steps: the mean loss since the last log and the seconds since `start`."""
+    if log_every and (step + 1) % log_every == 0:
+        recent = losses[-log_every:]
+        logger.info("%s step %d/%d loss %.5f (%.1f s)", name, step + 1, steps, sum(recent) / len(recent), time.time() - start)

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from .eval_vae import vae_report
-from .schedule import lr_at, set_lr
+from .schedule import log_progress, lr_at, optimizer_step, set_lr
 from .sizes import Sizes
 from .vae_build import build_vae
 from .vae_data import batch, load_images, to_unit
@@ -32,14 +32,8 @@ def train_steps(vae, images: torch.Tensor, steps: int, batch_size: int, lr: floa
         set_lr(optimizer, lr_at(step, steps, lr, min(100, max(1, steps // 10))))
         y = vae.decode(vae.encode(x).latent).sample
         loss = torch.nn.functional.mse_loss(y, x) + 0.1 * (y - x).abs().mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        optimizer.step()
-        losses.append(loss.item())
-        if log_every and (step + 1) % log_every == 0:
-            recent = losses[-log_every:]
-            logger.info("vae step %d/%d loss %.5f (%.1f s)", step + 1, steps, sum(recent) / len(recent), time.time() - start)
+        optimizer_step(optimizer, loss, vae.parameters(), losses)
+        log_progress("vae", step, steps, losses, log_every, start)
     return losses
 
 

@@ -14,7 +14,7 @@ import torch
 from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 
 from .eval_vlm import vqa_accuracy
-from .schedule import lr_at, set_lr
+from .schedule import log_progress, lr_at, optimizer_step, set_lr
 from .sizes import Sizes
 from .tokenizer import build_tokenizer
 from .vlm_build import build_vlm, image_processor, param_count, save_vlm
@@ -48,14 +48,8 @@ def train_steps(model, tokenizer, processor, examples, steps: int, batch: int, l
         inputs = collate([examples[i] for i in picked], tokenizer, processor, rng)
         set_lr(optimizer, lr_at(step, steps, lr, min(warmup, max(1, steps // 10))))
         loss = model(**inputs).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        losses.append(loss.item())
-        if log_every and (step + 1) % log_every == 0:
-            recent = losses[-log_every:]
-            logger.info("vlm step %d/%d loss %.4f (%.1f s)", step + 1, steps, sum(recent) / len(recent), time.time() - start)
+        optimizer_step(optimizer, loss, model.parameters(), losses)
+        log_progress("vlm", step, steps, losses, log_every, start)
     return losses
 
 
