@@ -16,22 +16,18 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 
+from ..data.transforms import to_tensor
 from ..training.loss import FlowMatchingLoss
 
 
 @torch.no_grad()
 def query_states(pipe, captions: list[str]) -> torch.Tensor:
     """[K, P, N, H]: MLLM states at the N query positions, at each ladder layer, for P text-only captions."""
-    model = pipe.model
     inputs = pipe.processor.generation_inputs(captions, [[] for _ in captions]).to(pipe.device)
-    states = model.mllm_hidden_states(inputs.input_ids, inputs.attention_mask)
-    positions = model.query_positions(inputs.input_ids)
-    rows = torch.arange(len(captions), device=positions.device).unsqueeze(1)
-    return torch.stack([states[i][rows, positions] for i in model.ladder]).float()
+    return pipe.model.ladder_states(inputs.input_ids, inputs.attention_mask)[0].float()
 
 
 def prompt_dependence(pipe, captions: list[str]) -> float:
@@ -47,11 +43,7 @@ def condition_loss_gap(pipe, images: list[Image.Image], captions: list[str], see
         raise ValueError("condition_loss_gap needs at least 2 (image, caption) pairs, as many images as captions")
     model, loss_fn = pipe.model, FlowMatchingLoss()
     size = model.config.image_size
-    pixels = torch.stack([torch.from_numpy(np.asarray(im.convert("RGB").resize((size, size)), dtype=np.float32).copy())
-                          for im in images]).permute(0, 3, 1, 2) / 127.5 - 1
-    vae = model.vae
-    x0 = vae.encode(pixels.to(pipe.device, next(vae.parameters()).dtype)).latent.float()
-    x0 = (x0 - (getattr(vae.config, "shift_factor", None) or 0.0)) * vae.config.scaling_factor
+    x0 = model.encode_latents(torch.stack([to_tensor(im.resize((size, size))) for im in images]).to(pipe.device))
     gen = torch.Generator().manual_seed(seed)
     noised = loss_fn.noise(x0, torch.randn(x0.shape, generator=gen), loss_fn.sample_indices(len(images), gen))
 

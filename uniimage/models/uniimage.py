@@ -115,14 +115,23 @@ class UniImageModel(nn.Module):
             raise ValueError(f"every MLLM row must end with {n} query tokens between <|vision_start|> and <|vision_end|>")
         return start.unsqueeze(1) + 1 + torch.arange(n, device=input_ids.device)
 
-    def encode_condition(self, input_ids, attention_mask, pixel_values=None, image_grid_thw=None, image_features=None):
-        """-> (condition [K, B, N, caption_channels], mask [B, N]): block k's context is condition[k]."""
+    def ladder_states(self, input_ids, attention_mask, pixel_values=None, image_grid_thw=None, image_features=None):
+        """-> (MLLM states at the query positions [K, B, N, H], one per ladder layer; mask [B, N])."""
         states = self.mllm_hidden_states(input_ids, attention_mask, pixel_values, image_grid_thw, image_features)
         positions = self.query_positions(input_ids)
         rows = torch.arange(input_ids.shape[0], device=input_ids.device).unsqueeze(1)
-        ladder = torch.stack([states[i][rows, positions] for i in self.ladder])  # [K, B, N, H]
-        condition = self.connector(ladder.to(self.connector[0].weight.dtype))
-        return condition, attention_mask[rows, positions]
+        return torch.stack([states[i][rows, positions] for i in self.ladder]), attention_mask[rows, positions]
+
+    def encode_condition(self, input_ids, attention_mask, pixel_values=None, image_grid_thw=None, image_features=None):
+        """-> (condition [K, B, N, caption_channels], mask [B, N]): block k's context is condition[k]."""
+        ladder, mask = self.ladder_states(input_ids, attention_mask, pixel_values, image_grid_thw, image_features)
+        return self.connector(ladder.to(self.connector[0].weight.dtype)), mask
+
+    def encode_latents(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1] [B, 3, H, W] -> float32 latents in the DiT's space ((z - shift) * scaling_factor)."""
+        vae = self.vae
+        z = vae.encode(pixels.to(next(vae.parameters()).dtype)).latent.float()
+        return (z - (getattr(vae.config, "shift_factor", None) or 0.0)) * vae.config.scaling_factor
 
     # ---- memory ----
     def quantize_mllm(self, mode: str, device="cuda") -> int:

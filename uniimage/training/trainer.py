@@ -148,11 +148,7 @@ class Trainer:
 
     @torch.no_grad()
     def latents(self, images: torch.Tensor) -> torch.Tensor:
-        vae = self.model.vae
-        vae_dtype = next(vae.parameters()).dtype
-        x0 = vae.encode(images.to(self.acc.device, vae_dtype)).latent.float()
-        shift = getattr(vae.config, "shift_factor", None) or 0.0
-        return (x0 - shift) * vae.config.scaling_factor
+        return self.model.encode_latents(images.to(self.acc.device))
 
     def mllm_inputs(self, batch: dict):
         """Prompt rows in the published format; -> (inputs, pixel values in the vision tower's dtype)."""
