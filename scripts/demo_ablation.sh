@@ -9,8 +9,7 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
 UNIIMAGE="${UNIIMAGE:-.venv/bin/uniimage}"
 STEPS="${1:-1000}"; shift || true
-SEEDS=("${@:-0 1 2}")
-[ "${#SEEDS[@]}" -eq 1 ] && read -r -a SEEDS <<< "${SEEDS[0]}"
+if [ $# -gt 0 ]; then SEEDS=("$@"); else SEEDS=(0 1 2); fi
 OUT=build/demo-runs/ablation
 export OMP_NUM_THREADS="${THREADS:-2}" MKL_NUM_THREADS="${THREADS:-2}"
 mkdir -p "$OUT"

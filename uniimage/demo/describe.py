@@ -6,7 +6,9 @@ shape, number and place.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 
 from uniimage.shapes.relations import relations_between
 from uniimage.shapes.scene import Scene
@@ -40,9 +42,6 @@ def write_described(src_jsonl, dst_jsonl) -> int:
     """A copy of a t2i JSONL whose captions are the full scene descriptions (every object's colour and
     shape, counts, the relation of two objects): the detailed-caption half of the demo's stage-1b data,
     as the published stage 1 trains on long captions. Images are shared (same relative paths)."""
-    import json
-    from pathlib import Path
-
     rows = [json.loads(line) for line in Path(src_jsonl).read_text().splitlines() if line.strip()]
     lines = [json.dumps({**row, "caption": describe_scene(Scene.from_dict(row["meta"]["scene"]))}) for row in rows]
     Path(dst_jsonl).write_text("\n".join(lines) + "\n")
