@@ -20,15 +20,19 @@ mkdir -p "$RUNS"
 if [ -z "${SKIP_STAGE0:-}" ]; then
   scripts/train_demo_stage0.sh
 fi
+# Stage 1/3 text-to-image scenes: 40000 training-split scenes at 64 px (stage 0's 6000 trained the VLM;
+# more distinct scenes for the DiT's 192k samples).
+if [ ! -f "$BASE/data-t2i/train.jsonl" ]; then
+  nice -n 5 "$PY" -m uniimage.shapes.dataset --out "$BASE/data-t2i" --split train --n-t2i 40000 --n-edit 0 \
+    --n-vqa 0 --image-size 64 --seed 3 --formats jsonl > "$RUNS/data-t2i.log" 2>&1
+fi
+if [ ! -f "$BASE/data-t2i/train_described.jsonl" ]; then  # stage 1b: the same scenes, fully described
+  "$PY" -m uniimage.demo.describe "$BASE/data-t2i/train.jsonl" "$BASE/data-t2i/train_described.jsonl"
+fi
 # Stage 2/3 editing pairs: 8000 training-split edits at 64 px (stage 0 renders none).
 if [ ! -f "$BASE/data-edit/train.jsonl" ]; then
   nice -n 5 "$PY" -m uniimage.shapes.dataset --out "$BASE/data-edit" --split train --n-t2i 0 --n-edit 8000 \
     --n-vqa 0 --image-size 64 --seed 1 --formats jsonl > "$RUNS/data-edit.log" 2>&1
-fi
-
-# Stage 1b's detailed captions: the stage-0 scenes with full descriptions.
-if [ ! -f "$BASE/data/train_described.jsonl" ]; then
-  "$PY" -m uniimage.demo.describe "$BASE/data/train.jsonl" "$BASE/data/train_described.jsonl"
 fi
 
 for stage in t2i_pretrain t2i_continue edit_pretrain finetune; do
