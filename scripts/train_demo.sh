@@ -4,6 +4,8 @@
 # the package's embedded default model, uniimage/presets/demo/. ShapesEval TRAINING split only.
 #   scripts/train_demo.sh                 # everything
 #   SKIP_STAGE0=1 scripts/train_demo.sh   # reuse build/demo-base
+#   BASES_FROM=demo scripts/train_demo.sh # stage 0's MLLM and VAE taken out of a trained model (the shipped
+#                                         # demo here), a fresh DiT and the scenes: stage 0 in a minute
 # Logs: build/demo-runs/*.log. Runs: build/demo-runs/{t2i_pretrain,t2i_continue,edit_pretrain,finetune}.
 # Extra `key=value` overrides for every stage can be passed in STAGE_ARGS (e.g. "batch_size=8").
 set -euo pipefail
@@ -17,7 +19,11 @@ SHIP=uniimage/presets/demo
 export OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" PYTHONHASHSEED=0
 mkdir -p "$RUNS"
 
-if [ -z "${SKIP_STAGE0:-}" ]; then
+if [ -n "${BASES_FROM:-}" ]; then
+  for step in bases sana data; do
+    "$PY" -m uniimage.demo.stage0 "$step" --from "$BASES_FROM" --out "$BASE" --threads "$THREADS" > "$RUNS/stage0-$step.log" 2>&1
+  done
+elif [ -z "${SKIP_STAGE0:-}" ]; then
   scripts/train_demo_stage0.sh
 fi
 # Stage 1/3 text-to-image scenes: 40000 training-split scenes at 64 px (stage 0's 6000 trained the VLM;

@@ -73,3 +73,36 @@ def test_training_is_deterministic(demo_data):
     images = load_images(demo_data, TEST.vae_image, limit=4)
     runs = [vae_trainer.train_steps(build_vae(TEST), images, 3, 4, 1e-3, 0, log_every=0) for _ in range(2)]
     assert runs[0] == runs[1]
+
+
+def test_bases_come_back_out_of_a_saved_model_unchanged(bases, tmp_path):
+    from uniimage.checkpoint.pretrained import from_components, save_pretrained
+    from uniimage.demo.bases_from import write_bases
+
+    out, _, _ = bases
+    model, _, components = from_components(str(out / "qwen"), str(out / "sana"), num_metaqueries=4)
+    save_pretrained(model, components, tmp_path / "trained")
+    report = write_bases(tmp_path / "trained", tmp_path / "again")
+    original = Qwen2_5_VLForConditionalGeneration.from_pretrained(out / "qwen")
+    back = Qwen2_5_VLForConditionalGeneration.from_pretrained(tmp_path / "again" / "qwen")
+    assert report["mllm_params"] == sum(p.numel() for p in original.parameters())
+    assert original.state_dict().keys() == back.state_dict().keys()
+    assert all(torch.equal(a, back.state_dict()[k]) for k, a in original.state_dict().items())
+    assert len(AutoTokenizer.from_pretrained(tmp_path / "again" / "qwen")) == len(AutoTokenizer.from_pretrained(out / "qwen"))
+    assert (tmp_path / "again" / "qwen" / "preprocessor_config.json").is_file()
+    vae, vae_back = (AutoencoderDC.from_pretrained(d / "sana" / "vae") for d in (out, tmp_path / "again"))
+    assert all(torch.equal(a, b) for a, b in zip(vae.parameters(), vae_back.parameters()))
+    # and they are bases again: a fresh DiT beside them makes a model
+    write_sana(tmp_path / "again" / "sana", TEST, tmp_path / "again" / "sana" / "vae")
+    assert check_bases(tmp_path / "again" / "qwen", tmp_path / "again" / "sana", num_metaqueries=4)["transformer_params"] > 0
+
+
+def test_bases_step_names_what_it_needs(tmp_path):
+    from uniimage.demo.bases_from import write_bases
+    from uniimage.demo.stage0 import main
+    from uniimage.errors import CheckpointError
+
+    with pytest.raises(SystemExit, match="needs --from"):
+        main(["bases", "--out", str(tmp_path)])
+    with pytest.raises(CheckpointError, match="not found"):
+        write_bases(tmp_path / "missing", tmp_path / "out")

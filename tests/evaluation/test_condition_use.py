@@ -6,7 +6,16 @@ import pytest
 import torch
 from PIL import Image
 
-from uniimage.evaluation.condition_use import condition_loss_gap, prompt_dependence, read_pairs
+from uniimage.evaluation.condition_use import (
+    attribute_loss_gaps,
+    attribute_swaps,
+    condition_loss_gap,
+    factor_shares,
+    factor_shares_of,
+    prompt_dependence,
+    read_pairs,
+)
+from uniimage.shapes.heldout import heldout_combinations
 from uniimage.shapes.dataset import write_dataset
 
 CAPTIONS = ["a red circle", "two blue squares", "a star left of a triangle", "three green stars"]
@@ -42,3 +51,48 @@ def test_reads_pairs_from_a_training_jsonl(tmp_path):
     write_dataset(tmp_path, 5, 0, 3, split="train", image_size=32, formats=("jsonl",))
     ims, caps = read_pairs(tmp_path / "train.jsonl", 4)
     assert len(ims) == len(caps) == 4 and all(im.size == (32, 32) for im in ims) and all(caps)
+
+
+def test_factor_shares_split_additive_states_into_colour_and_shape():
+    colour, shape = torch.randn(6, 1, 8), torch.randn(1, 4, 8)
+    only_colour = factor_shares_of(colour.expand(6, 4, 8))
+    assert only_colour["colour"] == pytest.approx(1.0) and only_colour["shape"] == pytest.approx(0.0, abs=1e-12)
+    additive = factor_shares_of(colour + 3 * shape)
+    assert additive["interaction"] == pytest.approx(0.0, abs=1e-12)
+    assert additive["shape"] > additive["colour"] > 0 and sum(additive.values()) == pytest.approx(1.0)
+    assert factor_shares_of(torch.randn(6, 4, 8))["interaction"] > 0.3
+    with pytest.raises(ValueError, match="do not vary"):
+        factor_shares_of(torch.ones(6, 4, 8))
+
+
+def test_factor_shares_of_a_pipeline_sum_to_one(tiny_pipeline):
+    shares = factor_shares(tiny_pipeline)
+    assert set(shares) == {"colour", "shape", "interaction"}
+    assert sum(shares.values()) == pytest.approx(1.0) and all(0 <= v <= 1 for v in shares.values())
+
+
+def test_attribute_swaps_change_one_word_and_never_make_a_heldout_pair():
+    heldout, rows = heldout_combinations(), attribute_swaps(64, seed=3)
+    assert [r["right"] for r in rows] == [r["right"] for r in attribute_swaps(64, seed=3)]
+    for r in rows:
+        (obj,) = r["scene"].objects
+        assert r["right"] == f"a {obj.color} {obj.shape}"
+        for key, changed_word in (("colour_swapped", 1), ("shape_swapped", 2)):
+            a, b = r["right"].split(), r[key].split()
+            assert [i for i in range(3) if a[i] != b[i]] == [changed_word]
+            assert not heldout.has_color_shape(b[1], b[2])
+
+
+def test_attribute_gaps_vanish_when_the_condition_carries_nothing(tiny_pipeline):
+    losses = attribute_loss_gaps(tiny_pipeline, 4)
+    assert set(losses) == {"right", "colour_swapped", "shape_swapped"}
+    assert losses["right"] != losses["colour_swapped"]
+    blind = copy.copy(tiny_pipeline)
+    blind.model = copy.deepcopy(tiny_pipeline.model)
+    blind.condition_cache = copy.deepcopy(tiny_pipeline.condition_cache)
+    with torch.no_grad():
+        blind.model.connector[0].weight.zero_()
+    losses = attribute_loss_gaps(blind, 4)
+    assert losses["right"] == pytest.approx(losses["colour_swapped"], abs=1e-6) == pytest.approx(losses["shape_swapped"], abs=1e-6)
+    with pytest.raises(ValueError, match="n >= 1"):
+        attribute_loss_gaps(tiny_pipeline, 0)

@@ -2,6 +2,8 @@
 
     python -m uniimage.demo.stage0 all --out build/demo-base            # the whole stage
     python -m uniimage.demo.stage0 {data,vlm,vae,sana,check} --out ...   # one step
+    python -m uniimage.demo.stage0 bases --from demo --out ...           # instead of vlm + vae: a trained
+                                                                         # model's frozen MLLM and VAE
 
 Layout: out/data (ShapesEval train split, JSONL + 64 px PNGs), out/qwen (Qwen2.5-VL folder),
 out/sana/{transformer,vae,scheduler}. Single-threaded by default (--threads), seeded throughout.
@@ -51,18 +53,26 @@ def run_sana(args):
     return write_sana(args.out / "sana", SIZES[args.size], args.out / "sana" / "vae", args.seed)
 
 
+def run_bases(args):
+    from .bases_from import write_bases
+
+    if args.bases_from is None:
+        raise SystemExit("stage0 bases needs --from MODEL (a saved UniImage folder or a preset name such as demo)")
+    return write_bases(args.bases_from, args.out)
+
+
 def run_check(args):
     from .check import check_bases
 
     return check_bases(args.out / "qwen", args.out / "sana")
 
 
-RUNNERS = {"data": run_data, "vlm": run_vlm, "vae": run_vae, "sana": run_sana, "check": run_check}
+RUNNERS = {"data": run_data, "vlm": run_vlm, "vae": run_vae, "sana": run_sana, "check": run_check, "bases": run_bases}
 
 
 def parse(argv):
     p = argparse.ArgumentParser(prog="python -m uniimage.demo.stage0", description=__doc__.split("\n")[0])
-    p.add_argument("step", choices=STEPS + ("all",))
+    p.add_argument("step", choices=STEPS + ("all", "bases"))
     p.add_argument("--out", type=Path, default=Path("build/demo-base"))
     p.add_argument("--size", choices=sorted(SIZES), default="demo")
     p.add_argument("--seed", type=int, default=0)
@@ -76,6 +86,7 @@ def parse(argv):
     p.add_argument("--vae-steps", type=int, default=700)
     p.add_argument("--vae-batch", type=int, default=16)
     p.add_argument("--vae-lr", type=float, default=2e-3)
+    p.add_argument("--from", dest="bases_from", default=None, help="bases: the trained model to take the MLLM and VAE from")
     p.add_argument("--eval-n", type=int, default=200, help="held-out questions / scenes to score (0: skip)")
     return p.parse_args(argv)
 

@@ -7,19 +7,31 @@ loss gap          : the flow-matching loss of (image, caption) pairs with the sa
                     given the right captions, the captions shuffled across images, and empty captions.
                     A DiT that uses the caption has right < shuffled.
 
-    python -m uniimage.evaluation.condition_use MODEL DATA.jsonl [--limit 128]
+And, for ShapesEval models, which words it reads:
+factor shares     : over the 24 captions "a {colour} {shape}", the shares of the query states' prompt-dependent
+                    energy that colour alone, shape alone and their interaction explain (two-way ANOVA).
+attribute gaps    : the loss of single-object training scenes with the right caption, with only the colour
+                    word swapped, and with only the shape word swapped (never into a held-out pair).
+
+    python -m uniimage.evaluation.condition_use MODEL DATA.jsonl [--limit 128] [--attributes 128]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 from pathlib import Path
 
 import torch
 from PIL import Image
 
 from ..data.transforms import to_tensor
+from ..shapes.heldout import heldout_combinations
+from ..shapes.layout import place_objects
+from ..shapes.render import render_scene
+from ..shapes.scene import Scene
+from ..shapes.vocab import COLORS, SHAPES
 from ..training.loss import FlowMatchingLoss
 
 
@@ -37,10 +49,8 @@ def prompt_dependence(pipe, captions: list[str]) -> float:
 
 
 @torch.no_grad()
-def condition_loss_gap(pipe, images: list[Image.Image], captions: list[str], seed: int = 0) -> dict:
-    """Loss with the right captions, shuffled ones (each image gets the next image's) and empty ones."""
-    if len(captions) < 2 or len(images) != len(captions):
-        raise ValueError("condition_loss_gap needs at least 2 (image, caption) pairs, as many images as captions")
+def caption_losses(pipe, images: list[Image.Image], caption_sets: dict[str, list[str]], seed: int = 0) -> dict:
+    """Flow-matching loss of the images under each set of captions, all with the same noise and timesteps."""
     model, loss_fn = pipe.model, FlowMatchingLoss()
     size = model.config.image_size
     x0 = model.encode_latents(torch.stack([to_tensor(im.resize((size, size))) for im in images]).to(pipe.device))
@@ -53,7 +63,65 @@ def condition_loss_gap(pipe, images: list[Image.Image], captions: list[str], see
         prediction = model(noised.noisy.to(dtype), noised.timesteps, condition.to(dtype), mask)
         return loss_fn(prediction, noised).item()
 
-    return {"right": loss(captions), "shuffled": loss(captions[1:] + captions[:1]), "empty": loss([""] * len(captions))}
+    return {name: loss(caps) for name, caps in caption_sets.items()}
+
+
+def condition_loss_gap(pipe, images: list[Image.Image], captions: list[str], seed: int = 0) -> dict:
+    """Loss with the right captions, shuffled ones (each image gets the next image's) and empty ones."""
+    if len(captions) < 2 or len(images) != len(captions):
+        raise ValueError("condition_loss_gap needs at least 2 (image, caption) pairs, as many images as captions")
+    sets = {"right": captions, "shuffled": captions[1:] + captions[:1], "empty": [""] * len(captions)}
+    return caption_losses(pipe, images, sets, seed)
+
+
+def factor_shares_of(states: torch.Tensor) -> dict:
+    """Two-way ANOVA of states [C, S, ...] (colour x shape): shares of the energy around the grand mean that
+    the colour means, the shape means and the rest (interaction) explain; they sum to 1."""
+    x = states.reshape(states.shape[0], states.shape[1], -1).double()
+    mean = x.mean((0, 1), keepdim=True)
+    colour, shape = x.mean(1, keepdim=True) - mean, x.mean(0, keepdim=True) - mean
+    total = (x - mean).pow(2).sum()
+    if total == 0:
+        raise ValueError("factor_shares_of: the states do not vary at all")
+    parts = {
+        "colour": colour.pow(2).sum() * x.shape[1],
+        "shape": shape.pow(2).sum() * x.shape[0],
+        "interaction": (x - mean - colour - shape).pow(2).sum(),
+    }
+    return {name: float(part / total) for name, part in parts.items()}
+
+
+def factor_shares(pipe) -> dict:
+    """Factor shares of the query states for "a {colour} {shape}", averaged over the ladder layers."""
+    captions = [f"a {c} {s}" for c in COLORS for s in SHAPES]
+    states = query_states(pipe, captions)  # [K, C*S, N, H]
+    per_layer = [factor_shares_of(layer.reshape(len(COLORS), len(SHAPES), -1)) for layer in states]
+    return {name: sum(r[name] for r in per_layer) / len(per_layer) for name in per_layer[0]}
+
+
+def attribute_swaps(n: int, seed: int = 0) -> list[dict]:
+    """n single-object training-split scenes, each with its caption and the same caption with only the
+    colour, or only the shape, swapped for another one that keeps the pair out of the held-out set."""
+    heldout, rng, rows = heldout_combinations(), random.Random(f"attribute-swaps:{seed}"), []
+    for _ in range(n):
+        shape = rng.choice(SHAPES)
+        colour = rng.choice(heldout.allowed_colors(shape))
+        other_colour = rng.choice([c for c in heldout.allowed_colors(shape) if c != colour])
+        other_shape = rng.choice([s for s in SHAPES if s != shape and not heldout.has_color_shape(colour, s)])
+        scene = Scene(tuple(place_objects(rng, [(shape, colour)])))
+        rows.append({"scene": scene, "right": f"a {colour} {shape}",
+                     "colour_swapped": f"a {other_colour} {shape}", "shape_swapped": f"a {colour} {other_shape}"})
+    return rows
+
+
+def attribute_loss_gaps(pipe, n: int = 128, seed: int = 0) -> dict:
+    """Losses of single-object scenes given the right caption, the colour-swapped and the shape-swapped one.
+    A DiT that reads colour words has colour_swapped > right; likewise for shapes."""
+    if n < 1:
+        raise ValueError(f"attribute_loss_gaps needs n >= 1, got {n}")
+    rows = attribute_swaps(n, seed)
+    images = [render_scene(r["scene"], pipe.model.config.image_size) for r in rows]
+    return caption_losses(pipe, images, {k: [r[k] for r in rows] for k in ("right", "colour_swapped", "shape_swapped")}, seed)
 
 
 def read_pairs(jsonl: Path, limit: int) -> tuple[list[Image.Image], list[str]]:
@@ -76,10 +144,15 @@ def main(argv=None):
     p.add_argument("model")
     p.add_argument("data", help="a JSONL of {image, caption} rows (image relative to the file)")
     p.add_argument("--limit", type=int, default=128)
+    p.add_argument("--attributes", type=int, default=0, help="also factor shares and attribute gaps on this many "
+                   "single-object ShapesEval scenes (0: skip)")
     args = p.parse_args(argv)
     pipe = UniImagePipeline.from_pretrained(args.model, torch_dtype=torch.float32)
     images, captions = read_pairs(Path(args.data), args.limit)
     out = {"prompt_dependence": prompt_dependence(pipe, captions), "loss": condition_loss_gap(pipe, images, captions)}
+    if args.attributes:
+        out["factor_shares"] = factor_shares(pipe)
+        out["attribute_loss"] = attribute_loss_gaps(pipe, args.attributes)
     print(json.dumps(out, indent=2))
 
 
