@@ -12,6 +12,7 @@ from uniimage.evaluation.condition_use import (
     condition_loss_gap,
     factor_shares,
     factor_shares_of,
+    latent_factor_shares,
     prompt_dependence,
     read_pairs,
 )
@@ -66,9 +67,12 @@ def test_factor_shares_split_additive_states_into_colour_and_shape():
 
 
 def test_factor_shares_of_a_pipeline_sum_to_one(tiny_pipeline):
-    shares = factor_shares(tiny_pipeline)
-    assert set(shares) == {"colour", "shape", "interaction"}
-    assert sum(shares.values()) == pytest.approx(1.0) and all(0 <= v <= 1 for v in shares.values())
+    for after_connector in (False, True):
+        shares = factor_shares(tiny_pipeline, after_connector)
+        assert set(shares) == {"colour", "shape", "interaction"}
+        assert sum(shares.values()) == pytest.approx(1.0) and all(0 <= v <= 1 for v in shares.values())
+    latents = latent_factor_shares(tiny_pipeline)  # even an untrained VAE sees colour and shape in the pixels
+    assert latents["colour"] > 0.05 and latents["shape"] > 0.01 and sum(latents.values()) == pytest.approx(1.0)
 
 
 def test_attribute_swaps_change_one_word_and_never_make_a_heldout_pair():

@@ -10,6 +10,7 @@ loss gap          : the flow-matching loss of (image, caption) pairs with the sa
 And, for ShapesEval models, which words it reads:
 factor shares     : over the 24 captions "a {colour} {shape}", the shares of the query states' prompt-dependent
                     energy that colour alone, shape alone and their interaction explain (two-way ANOVA).
+                    Also for the VAE latents of the 24 pairs drawn alone (what the DiT must produce).
 attribute gaps    : the loss of single-object training scenes with the right caption, with only the colour
                     word swapped, and with only the shape word swapped (never into a held-out pair).
 
@@ -30,7 +31,7 @@ from ..data.transforms import to_tensor
 from ..shapes.heldout import heldout_combinations
 from ..shapes.layout import place_objects
 from ..shapes.render import render_scene
-from ..shapes.scene import Scene
+from ..shapes.scene import Scene, ShapeObject
 from ..shapes.vocab import COLORS, SHAPES
 from ..training.loss import FlowMatchingLoss
 
@@ -91,12 +92,27 @@ def factor_shares_of(states: torch.Tensor) -> dict:
     return {name: float(part / total) for name, part in parts.items()}
 
 
-def factor_shares(pipe) -> dict:
-    """Factor shares of the query states for "a {colour} {shape}", averaged over the ladder layers."""
+@torch.no_grad()
+def factor_shares(pipe, after_connector: bool = False) -> dict:
+    """Factor shares of the query states for "a {colour} {shape}" (or of the connector's output, the DiT's
+    actual condition), averaged over the ladder layers."""
     captions = [f"a {c} {s}" for c in COLORS for s in SHAPES]
-    states = query_states(pipe, captions)  # [K, C*S, N, H]
+    if after_connector:
+        states = pipe.encode_prompt(captions, [[] for _ in captions])[0].float()  # [K, C*S, N, C']
+    else:
+        states = query_states(pipe, captions)  # [K, C*S, N, H]
     per_layer = [factor_shares_of(layer.reshape(len(COLORS), len(SHAPES), -1)) for layer in states]
     return {name: sum(r[name] for r in per_layer) / len(per_layer) for name in per_layer[0]}
+
+
+@torch.no_grad()
+def latent_factor_shares(pipe) -> dict:
+    """The same shares for the VAE latents of the 24 pairs drawn alone, centred, at 0.4 of the side: how much
+    of what the DiT must draw each word decides (the target side of the comparison)."""
+    size = pipe.model.config.image_size
+    images = [render_scene(Scene((ShapeObject(s, c, (0.5, 0.5), 0.4),)), size) for c in COLORS for s in SHAPES]
+    latents = pipe.model.encode_latents(torch.stack([to_tensor(im) for im in images]).to(pipe.device))
+    return factor_shares_of(latents.reshape(len(COLORS), len(SHAPES), -1))
 
 
 def attribute_swaps(n: int, seed: int = 0) -> list[dict]:
@@ -151,7 +167,8 @@ def main(argv=None):
     images, captions = read_pairs(Path(args.data), args.limit)
     out = {"prompt_dependence": prompt_dependence(pipe, captions), "loss": condition_loss_gap(pipe, images, captions)}
     if args.attributes:
-        out["factor_shares"] = factor_shares(pipe)
+        out["factor_shares"] = {"mllm": factor_shares(pipe), "condition": factor_shares(pipe, after_connector=True),
+                                "latents": latent_factor_shares(pipe)}
         out["attribute_loss"] = attribute_loss_gaps(pipe, args.attributes)
     print(json.dumps(out, indent=2))
 
