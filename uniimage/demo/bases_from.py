@@ -9,7 +9,6 @@ and the scenes.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import torch
@@ -28,6 +27,7 @@ def plain_embedding(embedding: nn.Embedding) -> nn.Embedding:
 
 def write_bases(model_ref: str, out_dir) -> dict:
     """out_dir/qwen and out_dir/sana/vae from a saved UniImage model (a folder or a preset name)."""
+    from uniimage.checkpoint.pretrained import _copy_files
     from uniimage.presets import load_preset_or_checkpoint
 
     out_dir = Path(out_dir)
@@ -35,9 +35,7 @@ def write_bases(model_ref: str, out_dir) -> dict:
     mllm = model.mllm
     mllm.set_input_embeddings(plain_embedding(mllm.get_input_embeddings()))
     mllm.save_pretrained(out_dir / "qwen", safe_serialization=True)
-    for pattern in TOKENIZER_FILES:
-        for f in Path(components.mllm_dir).glob(pattern):
-            shutil.copy2(f, out_dir / "qwen" / f.name)
+    _copy_files(Path(components.mllm_dir), out_dir / "qwen", list(TOKENIZER_FILES))
     model.vae.save_pretrained(out_dir / "sana" / "vae", safe_serialization=True)
     return {"mllm_params": sum(p.numel() for p in mllm.parameters()), "vae_params": sum(p.numel() for p in model.vae.parameters()),
             "from": str(model_ref)}
