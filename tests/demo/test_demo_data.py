@@ -60,3 +60,34 @@ def test_described_copy_keeps_images_and_names_every_object(demo_data, tmp_path)
         assert b["image"] == a["image"] and b["meta"] == a["meta"]
         for obj in a["meta"]["scene"]["objects"]:  # colour and shape of every object are in the caption
             assert obj["color"] in b["caption"] and obj["shape"] in b["caption"]
+
+
+def test_colours_only_names_colours_and_counts_never_shapes():
+    from uniimage.demo.describe import colours_only
+
+    pair = Scene((ShapeObject("star", "blue", (0.75, 0.5), 0.2), ShapeObject("circle", "red", (0.25, 0.5), 0.2)))
+    assert colours_only(pair) == "a red shape and a blue shape"
+    mixed = Scene((ShapeObject("square", "orange", (0.2, 0.5), 0.15), ShapeObject("star", "orange", (0.5, 0.5), 0.15),
+                   ShapeObject("circle", "green", (0.8, 0.5), 0.15)))
+    assert colours_only(mixed) == "two orange shapes and a green shape"
+
+
+def test_colours_only_copy_drops_every_shape_word(demo_data, tmp_path):
+    import json
+
+    import pytest
+
+    from uniimage.demo.describe import write_described
+    from uniimage.shapes.vocab import PLURALS, SHAPES
+
+    src = demo_data / "train.jsonl"
+    n = write_described(src, tmp_path / "colours.jsonl", captioner="colours")
+    out = [json.loads(line) for line in (tmp_path / "colours.jsonl").read_text().splitlines()]
+    assert n == len(out) > 0
+    for row in out:
+        words = set(row["caption"].split())
+        assert not words & (set(SHAPES) | set(PLURALS.values()))
+        assert all(obj["color"] in words for obj in row["meta"]["scene"]["objects"])
+    with pytest.raises(ValueError, match="captioner must be one of"):
+        write_described(src, tmp_path / "x.jsonl", captioner="shapes")
+    assert not (tmp_path / "x.jsonl").exists()
