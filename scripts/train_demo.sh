@@ -32,11 +32,8 @@ if [ ! -f "$BASE/data-t2i/train.jsonl" ]; then
   nice -n 5 "$PY" -m uniimage.shapes.dataset --out "$BASE/data-t2i" --split train --n-t2i 40000 --n-edit 0 \
     --n-vqa 0 --image-size 64 --seed 3 --formats jsonl > "$RUNS/data-t2i.log" 2>&1
 fi
-if [ ! -f "$BASE/data-t2i/train_described.jsonl" ]; then  # the same scenes, fully described
+if [ ! -f "$BASE/data-t2i/train_described.jsonl" ]; then  # stage 1b: the same scenes, fully described
   "$PY" -m uniimage.demo.describe "$BASE/data-t2i/train.jsonl" "$BASE/data-t2i/train_described.jsonl"
-fi
-if [ ! -f "$BASE/data-t2i/train_colours.jsonl" ]; then  # the same scenes, colours and counts only
-  "$PY" -m uniimage.demo.describe "$BASE/data-t2i/train.jsonl" "$BASE/data-t2i/train_colours.jsonl" --captions colours
 fi
 # Stage 2/3 editing pairs: 8000 training-split edits at 64 px (stage 0 renders none).
 if [ ! -f "$BASE/data-edit/train.jsonl" ]; then
