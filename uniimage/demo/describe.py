@@ -22,6 +22,13 @@ def _group_phrase(color: str, shape: str, n: int) -> str:
     return f"{article(color)} {color} {shape}" if n == 1 else f"{NUMBER_WORDS[n]} {color} {PLURALS[shape]}"
 
 
+def _listed(phrases: list[str]) -> str:
+    """Phrases as one list: a / a and b / a, b and c; none at all is "an empty picture"."""
+    if not phrases:
+        return "an empty picture"
+    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+
+
 def describe_scene(scene: Scene) -> str:
     objects = scene.objects
     if len(objects) == 2:
@@ -33,9 +40,7 @@ def describe_scene(scene: Scene) -> str:
     ordered = sorted(objects, key=lambda o: o.center[0])
     groups = Counter((o.color, o.shape) for o in ordered)
     phrases = [_group_phrase(color, shape, n) for (color, shape), n in groups.items()]
-    if not phrases:
-        return "an empty picture"
-    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+    return _listed(phrases)
 
 
 def colours_only(scene: Scene) -> str:
@@ -45,9 +50,7 @@ def colours_only(scene: Scene) -> str:
     held out of training has no colour signal the DiT learnt apart from its shape."""
     groups = Counter(o.color for o in sorted(scene.objects, key=lambda o: o.center[0]))
     phrases = [f"{article(c)} {c} shape" if n == 1 else f"{NUMBER_WORDS[n]} {c} shapes" for c, n in groups.items()]
-    if not phrases:
-        return "an empty picture"
-    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+    return _listed(phrases)
 
 
 CAPTIONERS = {"describe": describe_scene, "colours": colours_only}
