@@ -75,17 +75,24 @@ def test_ground_truth_scores_one(task, categories):
     pipe = GroundTruthPipe()
     rows = shapes_eval.evaluate(pipe, task=task, split="heldout", limit=20, seed=3, steps=7, guidance=2.0, images_per_prompt=2)
     summary = shapes_eval.summarise(rows)
+    factors = summary.pop("factors", None)
     assert len(rows) == 20 and set(summary) == categories | {"overall"}
     assert summary["overall"] == 1.0, [r["reason"] for r in rows if r["correct"] < 1]
+    if task == "t2i":  # every factor a held-out prompt names is right on the true scene
+        assert factors == {"shape": 1.0, "count": 1.0, "colour": 1.0, "binding": 1.0, "position": 1.0}
+    else:
+        assert factors is None
     if task != "vqa":
         assert pipe.calls[0][1:] == (7, 2.0, 2, 3) and pipe.calls[5][4] == 8  # per-prompt seed = seed + index
 
 
 def test_blank_images_score_zero_with_reasons():
     rows = shapes_eval.evaluate(BlankPipe(), task="t2i", split="train", limit=12)
-    assert shapes_eval.summarise(rows)["overall"] == 0.0
+    summary = shapes_eval.summarise(rows)
+    assert summary["overall"] == 0.0
     assert all(row["correct"] == 0.0 and "found 0" in row["reason"] for row in rows)
-    assert {row["category"] for row in rows} == set(shapes_eval.summarise(rows)) - {"overall"}
+    assert {row["category"] for row in rows} == set(summary) - {"overall", "factors"}
+    assert summary["factors"] == {"shape": 0.0, "count": 0.0, "colour": 0.0, "binding": 0.0, "position": 0.0}
 
 
 def test_run_prints_one_json_object_and_writes_results(monkeypatch, tmp_path, capsys):
@@ -93,6 +100,7 @@ def test_run_prints_one_json_object_and_writes_results(monkeypatch, tmp_path, ca
     out = tmp_path / "results.jsonl"
     assert shapes_eval.run(_args(split="train", limit=12, json=True, out=out)) == 0
     summary = json.loads(capsys.readouterr().out)  # stdout is exactly one JSON object
+    assert summary.pop("factors") == {"shape": 1.0, "count": 1.0, "colour": 1.0, "binding": 1.0, "position": 1.0}
     assert summary == {"overall": 1.0, **{c: 1.0 for c in ("single_object", "two_object", "counting", "colors", "position", "color_attr")}}
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 12 and {"prompt", "metadata", "correct", "reason"} <= set(rows[0])
@@ -102,8 +110,9 @@ def test_real_tiny_pipeline_loop(tmp_path, capsys):
     out = tmp_path / "results.jsonl"
     assert shapes_eval.run(_args(model="tiny", limit=6, steps=1, json=True, out=out, image_size=32)) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert set(summary) == {"overall", "colors", "color_attr", "position", "counting"}
-    assert all(0.0 <= value <= 1.0 for value in summary.values())
+    assert set(summary) == {"overall", "colors", "color_attr", "position", "counting", "factors"}
+    assert set(summary["factors"]) <= {"shape", "count", "colour", "binding", "position"}
+    assert all(0.0 <= value <= 1.0 for value in [*summary["factors"].values(), *summary.values()] if not isinstance(value, dict))
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 6 and all(isinstance(row["correct"], float) for row in rows)
     assert shapes_eval.run(_args(model="tiny", task="vqa", limit=5, json=True, image_size=32)) == 0

@@ -17,11 +17,13 @@ import json
 import sys
 from pathlib import Path
 
+from .detect import detect_objects
 from .edits import edit_items, edit_metadata
+from .factors import FACTORS, factor_shares, factor_verdicts
 from .heldout import heldout_combinations
 from .prompts import SPLITS, t2i_items
 from .render import render_scene
-from .score import judge, judge_edit, judge_vqa
+from .score import judge_detections, judge_edit, judge_vqa
 from .vqa import vqa_items
 
 TASKS = ("t2i", "edit", "vqa")
@@ -50,7 +52,7 @@ def _generator(seed: int):
     return torch.Generator().manual_seed(seed)
 
 
-def _row(task, category, prompt, metadata, verdicts) -> dict:
+def _row(task, category, prompt, metadata, verdicts, factors: list[dict] | None = None) -> dict:
     flags = [ok for ok, _ in verdicts]
     reasons = [reason for _, reason in verdicts]
     first_failure = next((reason for ok, reason in verdicts if not ok), "ok")
@@ -63,7 +65,7 @@ def _row(task, category, prompt, metadata, verdicts) -> dict:
         "image_correct": flags,
         "reason": first_failure,
         "reasons": reasons,
-    }
+    } | ({"factors": {f: [v[f] for v in factors] for f in FACTORS}} if factors else {})
 
 
 def _images(output, expected: int) -> list:
@@ -78,8 +80,10 @@ def run_t2i(pipe, split, limit, seed, steps, guidance, images_per_prompt) -> lis
     for index, item in enumerate(t2i_items(limit, split, PROMPT_SEED, heldout_combinations())):
         output = pipe(item.prompt, num_inference_steps=steps, guidance_scale=guidance,
                       num_images_per_prompt=images_per_prompt, generator=_generator(seed + index))
-        verdicts = [judge(image, item.metadata) for image in _images(output, images_per_prompt)]
-        rows.append(_row("t2i", item.metadata["tag"], item.prompt, item.metadata, verdicts))
+        detections = [detect_objects(image) for image in _images(output, images_per_prompt)]
+        verdicts = [judge_detections(found, item.metadata) for found in detections]
+        factors = [factor_verdicts(found, item.metadata) for found in detections]
+        rows.append(_row("t2i", item.metadata["tag"], item.prompt, item.metadata, verdicts, factors))
     return rows
 
 
@@ -109,7 +113,8 @@ def summarise(rows: list[dict]) -> dict:
         by_category.setdefault(row["category"], []).append(row["correct"])
     scores = {category: sum(values) / len(values) for category, values in by_category.items()}
     overall = sum(scores.values()) / len(scores) if scores else 0.0
-    return {"overall": overall, **scores}
+    factors = factor_shares(rows)  # t2i only: which part of the prompts the images get right
+    return {"overall": overall, **scores} | ({"factors": factors} if factors else {})
 
 
 def evaluate(pipe, task="t2i", split="heldout", limit=None, seed=0, steps=20, guidance=4.5,
@@ -143,6 +148,9 @@ def report(summary: dict, rows: list[dict], as_json: bool) -> None:
     for category in sorted(counts):
         print(f"{category:>14}: {summary[category]:.3f}  ({counts[category]} prompts)")
     print(f"{'overall':>14}: {summary['overall']:.3f}")
+    if summary.get("factors"):
+        print("factors (share right, over the prompts that name it): "
+              + ", ".join(f"{name} {share:.3f}" for name, share in summary["factors"].items()))
 
 
 def run(args) -> int:
