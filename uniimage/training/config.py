@@ -161,6 +161,21 @@ class EvalConfig:
 
 
 @dataclass
+class RehearsalConfig:
+    """Language-model rehearsal beside the generation loss (training/rehearsal.py): for runs that train MLLM
+    weights, so it keeps answering questions. Off in the published recipe (its MLLM is frozen)."""
+
+    path: str = REQUIRED  # JSONL of {image, question, answer} rows (ShapesEval's *_vqa.jsonl)
+    weight: float = 1.0  # loss = flow matching + weight x LM cross-entropy on the answers
+    batch_size: int = 8  # rows per micro-step, per process
+
+    def validate(self):
+        if not self.weight > 0 or self.batch_size < 1:
+            raise ConfigError(f"rehearsal.weight must be > 0 and rehearsal.batch_size >= 1 (got {self.weight}, {self.batch_size})")
+        self.path = str(Path(self.path).expanduser().resolve())
+
+
+@dataclass
 class TrainConfig:
     output_dir: str = REQUIRED
     model: ModelSource = REQUIRED
@@ -178,6 +193,7 @@ class TrainConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     log: LogConfig = field(default_factory=LogConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    rehearsal: Optional[RehearsalConfig] = None  # LM loss on question-answer rows in the same steps
     resume: Optional[str] = None  # null, "auto" (newest checkpoint in output_dir, if any) or a checkpoint folder
 
     def validate(self):
@@ -195,6 +211,8 @@ class TrainConfig:
         self.loss.validate()
         if self.freeze.lora is not None:
             self.freeze.lora.validate()
+        if self.rehearsal is not None:
+            self.rehearsal.validate()
         self.output_dir = str(Path(self.output_dir).expanduser().resolve())
         if self.model.pretrained and Path(self.model.pretrained).expanduser().exists():
             self.model.pretrained = str(pin_run_checkpoint(Path(self.model.pretrained).expanduser().resolve()))

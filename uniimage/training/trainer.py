@@ -30,6 +30,7 @@ from .loss import FlowMatchingLoss
 from .model_source import load_model
 from .monitor import Monitor
 from .optim import build_optimizer, build_scheduler
+from .rehearsal import RehearsalData, lm_loss, next_lm_inputs
 
 log = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -42,9 +43,12 @@ class FlowMatchingModule(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids, attention_mask, pixel_values, image_grid_thw, noisy, timesteps):
+    def forward(self, input_ids, attention_mask, pixel_values, image_grid_thw, noisy, timesteps, lm: dict | None = None):
         condition, mask = self.model.encode_condition(input_ids, attention_mask, pixel_values, image_grid_thw)
-        return self.model(noisy, timesteps, condition.to(noisy.dtype), mask)
+        prediction = self.model(noisy, timesteps, condition.to(noisy.dtype), mask)
+        if lm is None:
+            return prediction
+        return prediction, lm_loss(self.model.mllm, lm)  # rehearsal: in this forward, for DDP's sake
 
 
 def make_accelerator(config: TrainConfig) -> Accelerator:
@@ -136,6 +140,9 @@ class Trainer:
         stream = build_stream(c.data, self.out, image_size, c.seed, self.rank, self.world,
                               is_main=acc.is_main_process, barrier=acc.wait_for_everyone)
         self.batches = Batches(stream, c.batch_size)
+        self.rehearsal = None
+        if c.rehearsal is not None:
+            self.rehearsal = RehearsalData(c.rehearsal.path, c.rehearsal.batch_size, c.seed, self.rank, self.world)
 
     # ---- one micro-step ----
     def draws(self, step: int, micro: int, shape) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,11 +170,18 @@ class Trainer:
         x0 = self.latents(batch["target"])
         indices, noise = self.draws(self.step, micro, x0.shape)
         noised = self.loss_fn.noise(x0, noise, indices)
+        lm = None
+        if self.rehearsal is not None:
+            lm = {k: v.to(self.acc.device) for k, v in next_lm_inputs(self.rehearsal, self.processor).items()}
         with self.acc.autocast():
-            prediction = self.module(inputs.input_ids, inputs.attention_mask, pixels, inputs.image_grid_thw,
-                                     noised.noisy, noised.timesteps)
+            output = self.module(inputs.input_ids, inputs.attention_mask, pixels, inputs.image_grid_thw,
+                                 noised.noisy, noised.timesteps, lm)
+        prediction, rehearsal = output if lm is not None else (output, None)
         loss = self.loss_fn(prediction, noised)
-        self.acc.backward(loss)
+        total = loss if rehearsal is None else loss + self.config.rehearsal.weight * rehearsal
+        self.acc.backward(total)
+        if rehearsal is not None:
+            self.lm_losses.append(rehearsal.detach())
         return loss.detach()
 
     @torch.no_grad()
@@ -190,6 +204,7 @@ class Trainer:
         stop = min(c.max_steps, until or c.max_steps)
         monitor = Monitor(self.out, self.step, c.max_steps, acc.is_main_process, c.log.tensorboard, c.log.progress)
         losses, scalars, window = [], {}, []
+        self.lm_losses = []  # rehearsal's LM loss since the last log
         try:
             while self.step < stop:
                 step_losses, grad_norm = [], None
@@ -210,8 +225,12 @@ class Trainer:
                 if self.step % c.log.every == 0 or self.step == stop:
                     gn = float(grad_norm) if grad_norm is not None else float("nan")
                     skipped = self.batches.stream.stats.skipped  # this rank's corrupt / missing / too small
-                    scalars = monitor.log(self.step, {"loss": sum(window) / len(window), "lr": self.scheduler.get_last_lr()[0],
-                                                      "grad_norm": gn, "data_skipped": skipped}, acc.device)
+                    logged = {"loss": sum(window) / len(window), "lr": self.scheduler.get_last_lr()[0],
+                              "grad_norm": gn, "data_skipped": skipped}
+                    if self.lm_losses:
+                        logged["lm_loss"] = torch.stack(self.lm_losses).mean().item()
+                        self.lm_losses = []
+                    scalars = monitor.log(self.step, logged, acc.device)
                     window = []
                 if c.eval.every and self.step % c.eval.every == 0:
                     self.sample(monitor)
@@ -271,6 +290,8 @@ class Trainer:
             return bool(acc.reduce(flag, reduction="sum").item() > 0)
 
         rank_state = {"rng": ckpt.rng_state(), "data": self.batches.state_dict()}
+        if self.rehearsal is not None:
+            rank_state["rehearsal"] = self.rehearsal.state_dict()
         if self.sharded:
             rank_state["optimizer"] = self.optimizer.state_dict()  # this rank's shard
         trainable = self._trainable_state()
@@ -291,6 +312,8 @@ class Trainer:
         self.scheduler.load_state_dict(ckpt.load_part(folder, "scheduler.pt"))
         self.batches.load_state_dict(ckpt.load_part(folder, f"data/rank-{self.rank}.pt"))
         ckpt.set_rng_state(ckpt.load_part(folder, f"rng/rank-{self.rank}.pt"))
+        if self.rehearsal is not None:
+            self.rehearsal.load_state_dict(ckpt.load_part(folder, f"rehearsal/rank-{self.rank}.pt"))
         self.step, self.samples = int(state["step"]), int(state["samples"])
         if self.acc.is_main_process:
             log.info("resumed from %s at step %d", folder, self.step)
