@@ -4,14 +4,14 @@ write the summary, print the next (scoring) command."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .layouts import Layout
 from .sampler import SamplerSettings, run_sampler, select_tasks
 from .sharding import Shard, effective_shard, is_launched, launched_processes, partial_state
-from .summary import run_entry, update_summary
+from .summary import SUMMARY_NAME, run_entry, update_summary
 from .tasks import Task
 
 
@@ -29,6 +29,9 @@ class Job:
     progress: bool = True
     # Lines to print once every prompt is done, given the bound layout (DPG needs the resolution).
     next_commands: Callable[[Layout], str] | None = None
+    # The run record's file name in out_dir, and benchmark-specific fields for its header.
+    summary_name: str = SUMMARY_NAME
+    record: dict = field(default_factory=dict)
 
 
 def pick_device(device: str | None) -> str:
@@ -80,9 +83,9 @@ def run_job(job: Job, pipe=None) -> dict:
     _wait_for_other_processes(world)
     complete, selected = _count_complete(job)
     header = {"benchmark": job.benchmark, "model": job.model, "out_dir": str(job.out_dir.resolve()),
-              "settings": job.settings.as_dict(), "layout": job.layout.describe()}
+              "settings": job.settings.as_dict(), "layout": job.layout.describe(), **job.record}
     entry = run_entry(result, job.settings, shard, {"model_load_s": round(load_s, 3)}, device, dtype)
-    summary = update_summary(job.out_dir, header, entry, complete, selected)
+    summary = update_summary(job.out_dir, header, entry, complete, selected, job.summary_name)
     if rank == 0:
         _report(job, shard, result, complete, selected)
     return summary

@@ -55,9 +55,10 @@ def run_entry(result, settings, shard, timings: dict, device: str, dtype: str) -
     }
 
 
-def update_summary(out_dir: Path, header: dict, entry: dict, complete: int, selected: int) -> dict:
+def update_summary(out_dir: Path, header: dict, entry: dict, complete: int, selected: int,
+                   name: str = SUMMARY_NAME) -> dict:
     """Merge this run's entry; `header` holds benchmark, model and the settings of the latest run."""
-    with _locked(Path(out_dir) / SUMMARY_NAME) as f:
+    with _locked(Path(out_dir) / name) as f:
         data = _read(f)
         runs = data.get("runs", {})
         runs[entry["shard"]] = entry
