@@ -78,7 +78,7 @@ def test_dimension_score_pools_questions_and_image_mean_averages_images():
 class FakeJudge:
     """Answers from a hash of (image, question): a fixed mix of yes, no, hedged and unparseable replies."""
 
-    REPLIES = ["Yes.", "No, it is not.", "yes, clearly", "I can't tell", "**No**"]
+    REPLIES = ("Yes.", "No, it is not.", "yes, clearly", "I can't tell", "**No**")
 
     def __init__(self):
         self.calls = 0

@@ -39,7 +39,7 @@ def _common(p: argparse.ArgumentParser, images_per_prompt: int | None, needs_out
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("eval", help="sample benchmarks (GenEval, DPG-Bench, editing, prompt files)",
+    parser = subparsers.add_parser("eval", help="sample benchmarks (GenEval, DPG-Bench, TIIF-Bench, editing, prompt files); judge TIIF-Bench",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK")
     sub.required = True

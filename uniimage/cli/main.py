@@ -15,7 +15,7 @@ from ..errors import UniImageError
 COMMANDS = [
     "generate",  # generate, edit, describe
     "info",  # info, download
-    "eval",  # benchmark samplers: geneval, dpg, edit, prompts, shapes
+    "eval",  # benchmark samplers: geneval, dpg, tiif (+ tiif-judge), edit, prompts, shapes
     "metrics",  # fid, clip-score
     "data",  # data check
     "train",  # train from a YAML config

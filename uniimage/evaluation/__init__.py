@@ -1,7 +1,8 @@
-"""Benchmark samplers (GenEval, DPG-Bench, editing sets, any prompt list) and image metrics (FID, CLIP score).
+"""Benchmark samplers (GenEval, DPG-Bench, TIIF-Bench, editing sets, any prompt list) and image metrics (FID, CLIP score).
 
 The samplers only write images in the folder layouts the official scorers read; scoring itself runs in
-those projects (see `scorers.py` for the exact commands). `metrics/` computes FID and CLIP score here.
+those projects (see `scorers.py` for the exact commands), except TIIF-Bench's yes/no judging, which
+`tiif/` runs against any OpenAI-compatible vision model. `metrics/` computes FID and CLIP score here.
 """
 
 from .tasks import Task

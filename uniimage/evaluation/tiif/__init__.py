@@ -10,4 +10,4 @@ from .files import load_prompt_dir, load_question_dir
 from .judge import run_judge
 from .scoring import summarize
 
-__all__ = ["parse_yes_no", "load_prompt_dir", "load_question_dir", "run_judge", "summarize"]
+__all__ = ["load_prompt_dir", "load_question_dir", "parse_yes_no", "run_judge", "summarize"]

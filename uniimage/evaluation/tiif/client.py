@@ -10,6 +10,7 @@ clear message (every answer so far is already in the cache, so rerunning resumes
 from __future__ import annotations
 
 import base64
+
 from ...errors import UniImageError
 
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}

@@ -151,13 +151,16 @@ def ask_all(jobs: list[ImageJob], judge, judge_model: str, cache: AnswerCache, *
         asker = _Asker(judge, judge_model, cache, reask_unparsed, bar)
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             futures = [pool.submit(asker, job) for job in jobs]
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = next((f for f in done if f.exception() is not None), None)
-            if failed is not None:
+            try:
+                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+                failed = next((f for f in done if f.exception() is not None), None)
+                if failed is not None:
+                    raise failed.exception()
+            except BaseException:  # a judge error or Ctrl-C: stop asking (leaving the pool waits for workers)
                 asker.stop.set()
-                for f in pending:
+                for f in futures:
                     f.cancel()
-                raise failed.exception()
+                raise
     return asker.asked
 
 
