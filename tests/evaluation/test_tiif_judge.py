@@ -356,3 +356,33 @@ def test_an_unreachable_judge_is_named():
     judge = OpenAIJudge("http://127.0.0.1:9/v1", "judge-x", max_retries=0, timeout_s=5)
     with pytest.raises(JudgeError, match=r"cannot get an answer from the judge at http://127.0.0.1:9/v1"):
         judge.ask("data:image/png;base64,AAAA", "Q?")
+
+
+# --- the command line ----------------------------------------------------------------------------------
+
+
+def test_cli_refuses_mismatched_files_before_any_request(cli, tmp_path, capsys):
+    prompts, _ = make_tiif_data(tmp_path / "data", "test")
+    _, mini_questions = make_tiif_data(tmp_path / "data", "testmini", _testmini(DATA))
+    images = _images(tmp_path / "out", model="tiny", lines=1)
+    # Port 9 (discard) is never served: reaching for it would fail differently.
+    code = cli(["eval", "tiif-judge", "--eval-prompts", str(mini_questions), "--images", str(images),
+                "--model-name", "tiny", "--judge-url", "http://127.0.0.1:9/v1", "--judge-model", "j",
+                "--prompts", str(prompts), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1
+    assert err.startswith("uniimage eval: error: prompt and question files do not match (--prompts")
+    assert "use the question folder of the same split" in err
+    assert not (images / "judge_j").exists()
+
+
+def test_cli_names_the_default_model_name_and_bad_counts(cli, tmp_path, capsys):
+    from uniimage.evaluation.tiif.judge import default_out
+    from uniimage.evaluation.tiif.sample import default_model_name
+
+    assert default_model_name("TencentBAC/TBAC-UniImage-3B") == "TBAC-UniImage-3B"
+    assert default_model_name("/ckpt/run 1/") == "run_1"
+    assert default_out(tmp_path, "Qwen/Qwen2.5-VL-72B-Instruct") == tmp_path / "judge_Qwen_Qwen2.5-VL-72B-Instruct"
+    code = cli(["eval", "tiif-judge", "--eval-prompts", str(tmp_path), "--images", str(tmp_path), "--model-name", "m",
+                "--judge-url", "http://127.0.0.1:9/v1", "--judge-model", "j", "--concurrency", "0"])
+    assert code == 1 and "--concurrency must be at least 1" in capsys.readouterr().err
