@@ -226,7 +226,11 @@ class UniImagePipeline:
         width: int | None = None,
         callback_on_step_end: Callable | None = None,
         progress: bool = True,
+        callback_on_step_end_tensor_inputs: Sequence[str] = ("latents",),
     ) -> UniImagePipelineOutput:
+        """`callback_on_step_end(pipe, step_index, timestep, callback_kwargs)` runs after every step, as in
+        diffusers: `callback_kwargs` holds the tensors named in `callback_on_step_end_tensor_inputs` (any of
+        `_callback_tensor_inputs`), and a returned "latents" replaces the latents. It may raise to stop sampling."""
         prompts = self._prompts(prompt)
         negatives = [negative_prompt] * len(prompts) if isinstance(negative_prompt, str) else self._prompts(negative_prompt)
         if len(negatives) != len(prompts):
@@ -234,6 +238,7 @@ class UniImagePipeline:
         if output_type not in ("pil", "np", "pt", "latent"):
             raise InputError(f"output_type must be 'pil', 'np', 'pt' or 'latent', got {output_type!r}")
         self._check_numbers(num_inference_steps, guidance_scale, image_guidance_scale, num_images_per_prompt)
+        self._check_callback_inputs(callback_on_step_end_tensor_inputs)
         height, width = self._check_size(height, width)
         images = self._images(image, len(prompts))
         n = num_images_per_prompt
@@ -250,12 +255,35 @@ class UniImagePipeline:
             model_input = torch.cat([latents] * groups).to(self.dtype)
             velocity = self.model(model_input, t.expand(model_input.shape[0]), condition, mask).float()
             velocity = guided_prediction(velocity, groups, guidance_scale, image_guidance_scale)
+            before = latents
             latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
             if callback_on_step_end is not None:
-                latents = (callback_on_step_end(self, i, t, {"latents": latents}) or {}).get("latents", latents)
+                tensors = self._callback_tensors(callback_on_step_end_tensor_inputs, latents, velocity, before, i)
+                latents = (callback_on_step_end(self, i, t, tensors) or {}).get("latents", latents)
         images = self.decode_latents(latents, output_type)
         self._offload_last_model()
         return UniImagePipelineOutput(images=images)
+
+    # Tensors a step callback may ask for: the latents after the step, the guided velocity at `t`, and the
+    # sampler's current estimate of the clean latents (flow matching: x0 = x_t - sigma_t * v).
+    _callback_tensor_inputs = ("latents", "noise_pred", "pred_original_sample")
+
+    def _check_callback_inputs(self, names):
+        unknown = [n for n in names if n not in self._callback_tensor_inputs]
+        if unknown:
+            raise InputError(f"callback_on_step_end_tensor_inputs: unknown {unknown}; choose from {list(self._callback_tensor_inputs)}")
+
+    def _callback_tensors(self, names, latents, velocity, before, step_index: int) -> dict:
+        out = {}
+        for name in names:
+            if name == "latents":
+                out[name] = latents
+            elif name == "noise_pred":
+                out[name] = velocity
+            else:
+                sigma = self.scheduler.sigmas[step_index].to(velocity.device, torch.float32)  # both flow samplers keep them
+                out[name] = before - sigma * velocity
+        return out
 
     def decode_latents(self, latents: torch.Tensor, output_type: str = "pil"):
         if output_type == "latent":
@@ -344,10 +372,11 @@ class UniImagePipeline:
 
     @torch.no_grad()
     def understand_ids(self, image, question: str, max_new_tokens: int = 128, do_sample: bool = False,
-                       temperature: float = 1.0, top_p: float = 1.0, history: list[dict] | None = None) -> torch.Tensor:
-        """The generated token ids (prompt excluded)."""
+                       temperature: float = 1.0, top_p: float = 1.0, history: list[dict] | None = None,
+                       streamer=None) -> torch.Tensor:
+        """The generated token ids (prompt excluded). `streamer`: a transformers streamer, fed in this thread."""
         kwargs = self._understanding_generate_kwargs(image, question, max_new_tokens, do_sample, temperature, top_p, history)
-        out = self.model.mllm.generate(**kwargs)
+        out = self.model.mllm.generate(**kwargs, streamer=streamer)
         return out[0, kwargs["input_ids"].shape[1]:]
 
     def understand(self, image, question: str, max_new_tokens: int = 128, do_sample: bool = False,
