@@ -23,13 +23,15 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--model", required=True, help="preset name (e.g. tiny) or local model folder")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs --api-key)")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--api-key", default=os.environ.get("UNIIMAGE_API_KEY") or None,
                    help="bearer token for the API and password of the UI (default: $UNIIMAGE_API_KEY)")
     p.add_argument("--max-queue", type=_positive, default=16, help="requests waiting before 429 (default 16)")
-    p.add_argument("--max-batch", type=_positive, default=4, help="generation requests per pipeline call (1 = off)")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds a request may take, queue included")
-    p.add_argument("--no-ui", action="store_true", help="API only")
+    p.add_argument("--max-batch", type=_positive, default=4, help="generation requests per pipeline call (1 = off; default 4)")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds a request may take, queue included (default 300)")
+    p.add_argument("--no-ui", action="store_true", help="API only (default: UI and API)")
+    p.add_argument("--image-url-host", action="append", default=[], metavar="HOST",
+                   help="a host chat image URLs may be fetched from (repeat; default: none, only data URIs)")
     p.set_defaults(func=run)
 
 
@@ -50,5 +52,6 @@ def run(args) -> int:
         max_batch=args.max_batch,
         timeout_s=args.timeout,
         ui=not args.no_ui,
+        image_url_hosts=tuple(args.image_url_host),
     )
     return 0
