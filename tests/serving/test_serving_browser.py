@@ -125,8 +125,9 @@ def test_generate_edit_understand_in_the_browser(page, base_url, shots, tmp_path
     assert (shots / "understand.png").stat().st_size > 0
 
 
-def test_cancel_stops_a_running_generation(pipe, shots):
-    """A long job in the browser: its first preview shows, Cancel stops sampling and frees the worker."""
+@contextlib.contextmanager
+def slow_job_app(pipe):
+    """A server whose UI samples 30 steps by default, recording every job it queues."""
     from uniimage.serving import create_app
     from uniimage.serving.app import default_limits
 
@@ -135,24 +136,43 @@ def test_cancel_stops_a_running_generation(pipe, shots):
     submit = service.submit
     service.submit = lambda job: jobs.append(job) or submit(job)
     try:
-        with serving(app) as url, browser_page() as page:
-            page.goto(url + "/ui/")
-            page.locator("#gen-prompt textarea").fill("a slow lighthouse")
-            page.locator("#gen-button").click()
-            page.locator("#gen-status").get_by_text("Preview 1 of 3").wait_for(state="visible")
-            page.locator("#gen-gallery img").first.wait_for(state="visible")  # the preview is on the page
-            page.screenshot(path=str(shots / "preview.png"), full_page=True)
-            page.locator("#gen-cancel").click()
-            (job,) = jobs
-            end = time.monotonic() + 60
-            while not job.future.done():
-                assert time.monotonic() < end, "the cancelled job never stopped"
-                time.sleep(0.05)
-            assert job.cancelled.is_set() and job.progress[0] < 30, job.progress
-            while service.queue.busy:
-                assert time.monotonic() < end
-                time.sleep(0.05)
-            assert service.queue.depth() == 0
-            page.screenshot(path=str(shots / "cancelled.png"), full_page=True)
+        with serving(app) as url:
+            yield url, service, jobs
     finally:
         service.close()
+
+
+def start_slow_generation(page, url):
+    page.goto(url + "/ui/")
+    page.locator("#gen-prompt textarea").fill("a slow lighthouse")
+    page.locator("#gen-button").click()
+    page.locator("#gen-status").get_by_text("Preview 1 of 3").wait_for(state="visible")
+    page.locator("#gen-gallery img").first.wait_for(state="visible")  # the preview is on the page
+
+
+def assert_stopped_early(service, job, timeout=60.0):
+    end = time.monotonic() + timeout
+    while not job.future.done() or service.queue.busy:
+        assert time.monotonic() < end, f"the job never stopped (progress {job.progress})"
+        time.sleep(0.05)
+    assert job.cancelled.is_set() and job.progress[0] < 30, job.progress
+    assert service.queue.depth() == 0
+
+
+def test_cancel_stops_a_running_generation(pipe, shots):
+    """A long job in the browser: its first preview shows, Cancel stops sampling and frees the worker."""
+    with slow_job_app(pipe) as (url, service, jobs), browser_page() as page:
+        start_slow_generation(page, url)
+        page.screenshot(path=str(shots / "preview.png"), full_page=True)
+        page.locator("#gen-cancel").click()
+        (job,) = jobs
+        assert_stopped_early(service, job)
+        page.screenshot(path=str(shots / "cancelled.png"), full_page=True)
+
+
+def test_closing_the_page_cancels_its_job(pipe):
+    with slow_job_app(pipe) as (url, service, jobs), browser_page() as page:
+        start_slow_generation(page, url)
+        page.close()
+        (job,) = jobs
+        assert_stopped_early(service, job)
