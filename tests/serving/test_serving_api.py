@@ -107,9 +107,9 @@ def test_chat_stream_is_server_sent_events_matching_the_plain_answer(client):
 def test_models_health_and_openapi(client, pipe):
     models = client.get("/v1/models").json()
     assert models["object"] == "list" and models["data"][0]["id"] == pipe.name_or_path
-    assert client.get("/health").json() == {"status": "ok"}
     status = client.get("/v1/status").json()
     assert status["model_loaded"] is True and status["queue_depth"] == 0
+    assert client.get("/health").json() == status  # no key: a loopback-only server, details are fine
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/v1/images/generations", "/v1/images/edits", "/v1/chat/completions", "/v1/models", "/v1/status", "/health"):
         assert path in paths

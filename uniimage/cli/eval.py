@@ -87,7 +87,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--prompts", type=Path, default=None,
                    help="prompt folder to check the question files against (default: the sampler's run record)")
     p.add_argument("--max-tokens", type=int, default=32, help="reply length cap (the verdict comes first)")
-    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--temperature", type=float, default=0.0, help="the judge's sampling temperature (0 = greedy)")
     p.add_argument("--max-retries", type=int, default=6, help="retries of a transient error, with exponential backoff")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     p.add_argument("--reask-unparsed", action="store_true", help="ask again where the cached reply was neither yes nor no")

@@ -287,6 +287,10 @@ async def status(request: Request):
     return service_of(request).status()
 
 
-@health_router.get("/health", summary="Liveness only: says ok (details at /v1/status)")
-async def health():
-    return {"status": "ok"}
+@health_router.get("/health", summary="Liveness; on a keyed server only 'ok' (details at /v1/status, behind the key)")
+async def health(request: Request):
+    # Open to load balancers without a key; a keyed (public) server tells them nothing else. An unkeyed
+    # server is loopback-only (check_bind), so its details reach only this machine.
+    if request.app.state.api_key:
+        return {"status": "ok"}
+    return service_of(request).status()
