@@ -22,6 +22,7 @@ from accelerate.utils import DistributedDataParallelKwargs, DistributedType, set
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError
+from ..pipelines.schedulers import load_noise_schedule
 from . import checkpointing as ckpt
 from .config import TrainConfig, config_differences, fingerprint, load_config
 from .data import Batches, build_stream
@@ -71,7 +72,7 @@ class Trainer:
         set_seed(config.seed)
         self._build_model()
         self._build_data()
-        self.loss_fn = FlowMatchingLoss(config.loss)
+        self.loss_fn = FlowMatchingLoss(config.loss, schedule=load_noise_schedule(self.components.noise_scheduler_dir))
         self.step, self.samples = 0, 0
         if self.resume_from is not None:
             self._restore(self.resume_from)
