@@ -185,3 +185,15 @@ def test_conversion_refuses_a_tampered_older_checkpoint(run_at_2, tmp_path, caps
     assert not marker.exists()
     assert {p.name for p in folder.rglob("*.json")} == {"training_state.json"}  # nothing half-converted
     assert "state_format" not in (folder / "training_state.json").read_text()
+
+
+def test_resume_with_another_cpu_thread_count_warns(run_at_2, tmp_path, caplog):
+    folder = copy_run(run_at_2[0], tmp_path / "run") / "checkpoint-2"
+    state = json.loads((folder / "training_state.json").read_text())
+    assert state["cpu_threads"] == torch.get_num_threads()
+    (folder / "training_state.json").write_text(json.dumps(dict(state, cpu_threads=torch.get_num_threads() + 3)))
+    with caplog.at_level("WARNING"):
+        ckpt.read_training_state(folder)
+        ckpt.read_training_state(folder)
+    warned = [r.getMessage() for r in caplog.records if "CPU threads" in r.getMessage()]
+    assert len(warned) == 1 and f"set OMP_NUM_THREADS={torch.get_num_threads() + 3}" in warned[0]

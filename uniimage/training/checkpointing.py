@@ -145,7 +145,9 @@ def _write_main(folder: Path, state: dict):
     _save_state(state["scheduler"], folder, "scheduler")
     _write_text(folder / "config.yaml", state["config_yaml"])
     # The state file goes last: its presence is what marks a folder as a complete checkpoint.
-    _write_text(folder / STATE_FILE, json.dumps(dict(state["training_state"], state_format=STATE_FORMAT), indent=2))
+    # cpu_threads: CPU reductions split by thread count, so only the same count continues bit-exactly.
+    written = dict(state["training_state"], state_format=STATE_FORMAT, cpu_threads=torch.get_num_threads())
+    _write_text(folder / STATE_FILE, json.dumps(written, indent=2))
 
 
 def prune(root: Path, keep: int):
@@ -166,6 +168,9 @@ def _read_state_file(folder: Path) -> dict:
     return state
 
 
+_warned_threads: set[str] = set()
+
+
 def read_training_state(folder: Path) -> dict:
     """The checkpoint's training_state.json, after checking its state can be read without unpickling."""
     state = _read_state_file(folder)
@@ -177,6 +182,12 @@ def read_training_state(folder: Path) -> dict:
             "writes JSON + safetensors beside them, deletes nothing), then resume.")
     if state["state_format"] != STATE_FORMAT:
         raise CheckpointError(f"{folder} has state format {state['state_format']!r}; this uniimage reads {STATE_FORMAT}")
+    threads = state.get("cpu_threads")
+    if threads is not None and threads != torch.get_num_threads() and str(folder) not in _warned_threads:
+        _warned_threads.add(str(folder))
+        log.warning("%s was written by a process using %d CPU threads, this one uses %d: CPU computations will "
+                    "not continue bit-identically to an uninterrupted run (set OMP_NUM_THREADS=%d to match)",
+                    folder, threads, torch.get_num_threads(), threads)
     return state
 
 
