@@ -37,8 +37,9 @@ def test_package_never_unpickles_unrestricted():
 
 
 def test_the_scan_catches_what_it_forbids():
-    for line in ("torch.load(p, weights_only=False)", "state = pickle.load(f)", "pickle.loads(b)", "np.load(p, allow_pickle=True)",
-                 "import cloudpickle", "_pickle.Unpickler(f).load()"):
+    for line in ("torch.load(p, weights_only=False)", "state = pickle.load(f)", "pickle.loads(b)",
+                 "np.load(p, allow_pickle=True)", "import cloudpickle", "_pickle.Unpickler(f).load()"):
         assert FORBIDDEN.search(line), line
-    assert [a for _, a in torch_load_calls("x = torch.load(\n  path,\n  map_location=f(1))")] == ["\n  path,\n  map_location=f(1)"]
+    calls = torch_load_calls("x = torch.load(\n  path,\n  map_location=f(1))")
+    assert [a for _, a in calls] == ["\n  path,\n  map_location=f(1)"]
     assert not FORBIDDEN.search("except (pickle.UnpicklingError, RuntimeError)")

@@ -99,7 +99,8 @@ def load_state(folder: Path, name: str):
     try:
         data = json.loads(structure.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise CheckpointError(f"{structure} is not a JSON state file ({type(e).__name__}: {e}); refusing to resume from it") from None
+        raise CheckpointError(f"{structure} is not a JSON state file ({type(e).__name__}: {e}); "
+                              "refusing to resume from it") from None
     tensors = {}
     if tensor_file.is_file():
         try:
