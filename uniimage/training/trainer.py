@@ -25,7 +25,7 @@ from ..errors import CheckpointError, ConfigError
 from ..pipelines.schedulers import load_noise_schedule
 from . import checkpointing as ckpt
 from .config import TrainConfig, config_differences, fingerprint, load_config
-from .data import Batches, build_stream
+from .data import build_batches, build_stream
 from .freeze import apply_freeze
 from .loss import FlowMatchingLoss
 from .model_source import load_model
@@ -140,7 +140,7 @@ class Trainer:
         image_size = c.data.image_size or self.model.config.image_size
         stream = build_stream(c.data, self.out, image_size, c.seed, self.rank, self.world,
                               is_main=acc.is_main_process, barrier=acc.wait_for_everyone)
-        self.batches = Batches(stream, c.batch_size)
+        self.batches = build_batches(c.data, stream, c.batch_size, c.seed * 7919 + self.rank)
         self.rehearsal = None
         if c.rehearsal is not None:
             self.rehearsal = RehearsalData(c.rehearsal.path, c.rehearsal.batch_size, c.seed, self.rank, self.world)
@@ -225,7 +225,7 @@ class Trainer:
                 monitor.step(c.batch_size * c.grad_accum * self.world)
                 if self.step % c.log.every == 0 or self.step == stop:
                     gn = float(grad_norm) if grad_norm is not None else float("nan")
-                    skipped = self.batches.stream.stats.skipped  # this rank's corrupt / missing / too small
+                    skipped = self.batches.stats.skipped  # this rank's corrupt / missing / too small, all its workers
                     logged = {"loss": sum(window) / len(window), "lr": self.scheduler.get_last_lr()[0],
                               "grad_norm": gn, "data_skipped": skipped}
                     if self.lm_losses:
@@ -239,7 +239,7 @@ class Trainer:
                     self.save()
         finally:
             monitor.close()
-        stats = self.batches.stream.stats
+        stats = self.batches.stats
         if stats.skipped:
             log.warning("rank %d skipped %d unusable samples: %s", self.rank, stats.skipped, stats.as_dict())
         return dict(scalars, losses=losses)
