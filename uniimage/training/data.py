@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..data import build_dataset
+from ..errors import ConfigError
 from ..data.loader import BatchLoader
 from .config import DataConfig, SyntheticData
 
@@ -50,3 +51,25 @@ def build_batches(cfg: DataConfig, stream, batch_size: int, seed: int) -> BatchL
     """Endless batches of this rank's slot, decoded in `cfg.num_workers` worker processes (0: in process)."""
     return BatchLoader(stream, batch_size, num_workers=cfg.num_workers, prefetch_factor=cfg.prefetch_factor,
                        pin_memory=cfg.pin_memory, seed=seed)
+
+
+def use_latent_caches(stream, model) -> bool:
+    """True when every data set is a latent cache (`uniimage data cache-latents`): each must come from
+    this model's VAE, and the VAE encoder is then dropped (training never runs it). Mixing cached and
+    pixel data sets is refused: a batch is all latents or all pixels."""
+    from ..data.latents import LatentReader, vae_fingerprint
+
+    readers = list(getattr(stream, "children", [stream]))
+    cached = [r for r in readers if isinstance(r, LatentReader)]
+    if not cached:
+        return False
+    if len(cached) != len(readers):
+        raise ConfigError("data.datasets mixes latent caches with pixel data sets: cache them all "
+                          "(uniimage data cache-latents) or none")
+    ours = vae_fingerprint(model.vae)
+    for r in cached:
+        if r.manifest["vae"] != ours:
+            raise ConfigError(f"latent cache {r.path} was made with another VAE (fingerprint {r.manifest['vae']}, "
+                              f"this model's is {ours}): re-run uniimage data cache-latents with this model")
+    model.vae.encoder = None  # frees its memory; the decoder stays for sample grids
+    return True

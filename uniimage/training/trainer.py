@@ -25,7 +25,7 @@ from ..errors import CheckpointError, ConfigError
 from ..pipelines.schedulers import load_noise_schedule
 from . import checkpointing as ckpt
 from .config import TrainConfig, config_differences, fingerprint, load_config
-from .data import build_batches, build_stream
+from .data import build_batches, build_stream, use_latent_caches
 from .freeze import apply_freeze
 from .loss import FlowMatchingLoss
 from .model_source import load_model
@@ -71,7 +71,6 @@ class Trainer:
         self.resume_from = self._resume_folder()
         set_seed(config.seed)
         self._build_model()
-        self._build_data()
         self.loss_fn = FlowMatchingLoss(config.loss, schedule=load_noise_schedule(self.components.noise_scheduler_dir))
         self.step, self.samples = 0, 0
         if self.resume_from is not None:
@@ -104,12 +103,14 @@ class Trainer:
         return folder
 
     def _build_model(self):
-        c, acc = self.config, self.acc
+        c = self.config
         model, self.processor, self.components = load_model(c.model, torch.float32)
         self.trainable_names = apply_freeze(model, c.freeze)
+        self.model = model
+        self._build_data()  # before any dtype change: a latent cache is checked against the float32 VAE
         frozen_dtype = DTYPES[c.frozen_dtype]
         if frozen_dtype != torch.float32:
-            if acc.mixed_precision == "no":
+            if self.acc.mixed_precision == "no":
                 raise ConfigError("frozen_dtype other than float32 needs mixed precision (bf16/fp16 autocast)")
             for p in model.parameters():
                 if not p.requires_grad and p.is_floating_point():
@@ -123,8 +124,11 @@ class Trainer:
             model.transformer.enable_gradient_checkpointing()
         model.train()  # HF gradient checkpointing only acts in train mode; the MLLM has no dropout
         model.vae.eval()
-        self.model = model
-        params = [p for p in model.parameters() if p.requires_grad]
+        self._prepare()
+
+    def _prepare(self):
+        c, acc = self.config, self.acc
+        params = [p for p in self.model.parameters() if p.requires_grad]
         optimizer = build_optimizer(params, c.optim)
         self.scheduler = build_scheduler(optimizer, c.optim, c.max_steps)
         if acc.distributed_type == DistributedType.DEEPSPEED:
@@ -132,7 +136,7 @@ class Trainer:
             acc.state.deepspeed_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = c.batch_size
         # The LR scheduler is stepped by hand, once per optimizer step: accelerate's wrapper would step it
         # once per process, and 1 vs N processes would diverge.
-        self.module, self.optimizer = acc.prepare(FlowMatchingModule(model), optimizer)
+        self.module, self.optimizer = acc.prepare(FlowMatchingModule(self.model), optimizer)
         self.params = params
 
     def _build_data(self):
@@ -140,6 +144,7 @@ class Trainer:
         image_size = c.data.image_size or self.model.config.image_size
         stream = build_stream(c.data, self.out, image_size, c.seed, self.rank, self.world,
                               is_main=acc.is_main_process, barrier=acc.wait_for_everyone)
+        self.latent_cache = use_latent_caches(stream, self.model)
         self.batches = build_batches(c.data, stream, c.batch_size, c.seed * 7919 + self.rank)
         self.rehearsal = None
         if c.rehearsal is not None:
@@ -155,8 +160,11 @@ class Trainer:
         return indices[self.rank :: self.world], noise[self.rank :: self.world]
 
     @torch.no_grad()
-    def latents(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model.encode_latents(images.to(self.acc.device))
+    def latents(self, batch: dict) -> torch.Tensor:
+        """x0 of the batch: its cached latents, or its target images through the VAE encoder."""
+        if "latent" in batch:
+            return batch["latent"].to(self.acc.device, torch.float32)
+        return self.model.encode_latents(batch["target"].to(self.acc.device))
 
     def mllm_inputs(self, batch: dict):
         """Prompt rows in the published format; -> (inputs, pixel values in the vision tower's dtype)."""
@@ -168,7 +176,7 @@ class Trainer:
 
     def micro_step(self, batch: dict, micro: int) -> torch.Tensor:
         inputs, pixels = self.mllm_inputs(batch)
-        x0 = self.latents(batch["target"])
+        x0 = self.latents(batch)
         indices, noise = self.draws(self.step, micro, x0.shape)
         noised = self.loss_fn.noise(x0, noise, indices)
         lm = None
@@ -189,7 +197,7 @@ class Trainer:
     def fixed_loss(self, batch: dict, seed: int = 0) -> float:
         """Loss of `batch` with noise and timesteps from `seed`: comparable across steps (validation)."""
         inputs, pixels = self.mllm_inputs(batch)
-        x0 = self.latents(batch["target"])
+        x0 = self.latents(batch)
         gen = torch.Generator().manual_seed(seed)
         noised = self.loss_fn.noise(x0, torch.randn(x0.shape, generator=gen), self.loss_fn.sample_indices(x0.shape[0], gen))
         with self.acc.autocast():
