@@ -38,18 +38,25 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 
 class FlowMatchingModule(nn.Module):
-    """Condition + DiT in one forward, so DDP / FSDP / DeepSpeed see every trainable parameter used."""
+    """Latents, condition, DiT and loss in one forward: DDP / FSDP / DeepSpeed see every trainable
+    parameter used, and under FSDP the frozen VAE's sharded weights are gathered like the rest."""
 
-    def __init__(self, model):
+    def __init__(self, model, loss_fn: FlowMatchingLoss):
         super().__init__()
-        self.model = model
+        self.model, self.loss_fn = model, loss_fn
 
-    def forward(self, input_ids, attention_mask, pixel_values, image_grid_thw, noisy, timesteps, lm: dict | None = None):
+    def forward(self, input_ids, attention_mask, pixel_values, image_grid_thw, x0, noise, indices, encode: bool,
+                lm: dict | None = None):
+        if encode:  # x0 holds target pixels: the frozen VAE, in its own dtype (autocast off)
+            with torch.no_grad(), torch.autocast(x0.device.type, enabled=False):
+                x0 = self.model.encode_latents(x0)
+        noised = self.loss_fn.noise(x0, noise, indices)
         condition, mask = self.model.encode_condition(input_ids, attention_mask, pixel_values, image_grid_thw)
-        prediction = self.model(noisy, timesteps, condition.to(noisy.dtype), mask)
+        prediction = self.model(noised.noisy, noised.timesteps, condition.to(noised.noisy.dtype), mask)
+        loss = self.loss_fn(prediction, noised)
         if lm is None:
-            return prediction
-        return prediction, lm_loss(self.model.mllm, lm)  # rehearsal: in this forward, for DDP's sake
+            return loss
+        return loss, lm_loss(self.model.mllm, lm)  # rehearsal: in this forward, for DDP's sake
 
 
 def make_accelerator(config: TrainConfig) -> Accelerator:
@@ -70,8 +77,7 @@ class Trainer:
         self.rank, self.world = acc.process_index, acc.num_processes
         self.resume_from = self._resume_folder()
         set_seed(config.seed)
-        self._build_model()
-        self.loss_fn = FlowMatchingLoss(config.loss, schedule=load_noise_schedule(self.components.noise_scheduler_dir))
+        self._build_model()  # builds self.loss_fn too (its noise schedule comes with the model)
         self.step, self.samples = 0, 0
         if self.resume_from is not None:
             self._restore(self.resume_from)
@@ -105,6 +111,7 @@ class Trainer:
     def _build_model(self):
         c = self.config
         model, self.processor, self.components = load_model(c.model, torch.float32)
+        self.loss_fn = FlowMatchingLoss(c.loss, schedule=load_noise_schedule(self.components.noise_scheduler_dir))
         self.trainable_names = apply_freeze(model, c.freeze)
         self.model = model
         self._build_data()  # before any dtype change: a latent cache is checked against the float32 VAE
@@ -136,8 +143,9 @@ class Trainer:
             acc.state.deepspeed_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = c.batch_size
         # The LR scheduler is stepped by hand, once per optimizer step: accelerate's wrapper would step it
         # once per process, and 1 vs N processes would diverge.
-        self.module, self.optimizer = acc.prepare(FlowMatchingModule(self.model), optimizer)
-        self.params = params
+        self.module, self.optimizer = acc.prepare(FlowMatchingModule(self.model, self.loss_fn), optimizer)
+        # FSDP replaces the parameters with sharded ones: clip what the optimizer now holds.
+        self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
 
     def _build_data(self):
         c, acc = self.config, self.acc
@@ -159,12 +167,14 @@ class Trainer:
         noise = torch.randn((total, *shape[1:]), generator=gen)
         return indices[self.rank :: self.world], noise[self.rank :: self.world]
 
-    @torch.no_grad()
-    def latents(self, batch: dict) -> torch.Tensor:
-        """x0 of the batch: its cached latents, or its target images through the VAE encoder."""
+    def x0_input(self, batch: dict) -> tuple[torch.Tensor, bool, tuple]:
+        """(cached latents or target pixels, whether the VAE must encode them, the latents' shape)."""
         if "latent" in batch:
-            return batch["latent"].to(self.acc.device, torch.float32)
-        return self.model.encode_latents(batch["target"].to(self.acc.device))
+            x = batch["latent"].to(self.acc.device, torch.float32)
+            return x, False, tuple(x.shape)
+        x = batch["target"].to(self.acc.device)
+        f, c = self.model.config.vae_downsample_f, self.model.config.in_channels
+        return x, True, (x.shape[0], c, x.shape[2] // f, x.shape[3] // f)
 
     def mllm_inputs(self, batch: dict):
         """Prompt rows in the published format; -> (inputs, pixel values in the vision tower's dtype)."""
@@ -174,19 +184,23 @@ class Trainer:
             pixels = pixels.to(self.model.mllm.model.visual.patch_embed.proj.weight.dtype)
         return inputs, pixels
 
-    def micro_step(self, batch: dict, micro: int) -> torch.Tensor:
+    def _loss(self, batch: dict, noise: torch.Tensor | None, indices: torch.Tensor | None, gen=None, lm=None):
         inputs, pixels = self.mllm_inputs(batch)
-        x0 = self.latents(batch)
-        indices, noise = self.draws(self.step, micro, x0.shape)
-        noised = self.loss_fn.noise(x0, noise, indices)
+        x, encode, shape = self.x0_input(batch)
+        if noise is None:  # fixed draws of `gen` (validation)
+            noise, indices = torch.randn(shape, generator=gen), self.loss_fn.sample_indices(shape[0], gen)
+        with self.acc.autocast():
+            return self.module(inputs.input_ids, inputs.attention_mask, pixels, inputs.image_grid_thw, x,
+                               noise, indices, encode, lm)
+
+    def micro_step(self, batch: dict, micro: int) -> torch.Tensor:
+        _, _, shape = self.x0_input(batch)
+        indices, noise = self.draws(self.step, micro, shape)
         lm = None
         if self.rehearsal is not None:
             lm = {k: v.to(self.acc.device) for k, v in next_lm_inputs(self.rehearsal, self.processor).items()}
-        with self.acc.autocast():
-            output = self.module(inputs.input_ids, inputs.attention_mask, pixels, inputs.image_grid_thw,
-                                 noised.noisy, noised.timesteps, lm)
-        prediction, rehearsal = output if lm is not None else (output, None)
-        loss = self.loss_fn(prediction, noised)
+        output = self._loss(batch, noise, indices, lm=lm)
+        loss, rehearsal = output if lm is not None else (output, None)
         total = loss if rehearsal is None else loss + self.config.rehearsal.weight * rehearsal
         self.acc.backward(total)
         if rehearsal is not None:
@@ -196,14 +210,7 @@ class Trainer:
     @torch.no_grad()
     def fixed_loss(self, batch: dict, seed: int = 0) -> float:
         """Loss of `batch` with noise and timesteps from `seed`: comparable across steps (validation)."""
-        inputs, pixels = self.mllm_inputs(batch)
-        x0 = self.latents(batch)
-        gen = torch.Generator().manual_seed(seed)
-        noised = self.loss_fn.noise(x0, torch.randn(x0.shape, generator=gen), self.loss_fn.sample_indices(x0.shape[0], gen))
-        with self.acc.autocast():
-            prediction = self.module(inputs.input_ids, inputs.attention_mask, pixels, inputs.image_grid_thw,
-                                     noised.noisy, noised.timesteps)
-        return self.loss_fn(prediction, noised).item()
+        return self._loss(batch, None, None, torch.Generator().manual_seed(seed)).item()
 
     # ---- the loop ----
     def train(self, until: int | None = None) -> dict:
