@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DistributedDataParallelKwargs, DistributedType, set_seed
+from accelerate.utils import DistributedDataParallelKwargs, DistributedType, parse_flag_from_env, set_seed
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError
@@ -65,8 +65,25 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
         precision = "bf16" if torch.cuda.is_available() else "no"  # fp32 on CPU
     ddp = DistributedDataParallelKwargs(find_unused_parameters=False)
     # cpu=True on CPU-only machines: accelerate then runs torchrun's processes as gloo DDP.
-    return Accelerator(mixed_precision=precision, gradient_accumulation_steps=config.grad_accum, kwargs_handlers=[ddp],
-                       cpu=not torch.cuda.is_available())
+    acc = Accelerator(mixed_precision=precision, gradient_accumulation_steps=config.grad_accum, kwargs_handlers=[ddp],
+                      cpu=not torch.cuda.is_available())
+    if acc.distributed_type == DistributedType.MULTI_CPU and parse_flag_from_env("ACCELERATE_USE_FSDP"):
+        enable_cpu_fsdp(acc)
+    return acc
+
+
+def enable_cpu_fsdp(acc: Accelerator) -> None:
+    """FSDP over gloo on CPU processes. accelerate (1.15) turns `ACCELERATE_USE_FSDP` / an fsdp config into
+    FSDP only for accelerator devices and silently falls back to DDP on CPU, although FSDP2's fully_shard
+    runs there: switch the shared state to FSDP with the plugin the FSDP_* variables describe."""
+    from accelerate import PartialState
+    from accelerate.utils import FullyShardedDataParallelPlugin
+
+    plugin = FullyShardedDataParallelPlugin()
+    if plugin.fsdp_version != 2:
+        raise ConfigError("FSDP on CPU processes needs FSDP2 (fsdp_version: 2 / FSDP_VERSION=2)")
+    acc.state.fsdp_plugin = plugin
+    acc.state.distributed_type = PartialState._shared_state["distributed_type"] = DistributedType.FSDP
 
 
 class Trainer:
@@ -322,8 +339,8 @@ class Trainer:
         if set(weights) != set(self.trainable_names):
             raise CheckpointError(f"{folder}: its trainable weights do not match this run's freeze policy")
         with torch.no_grad():
-            for name, tensor in weights.items():
-                params[name].copy_(tensor)
+            for name in sorted(weights):  # sorted: under FSDP each copy is a collective, same order on every rank
+                load_into(params[name], weights[name])
         self.optimizer.load_state_dict(ckpt.load_part(folder, f"optimizer/rank-{self.rank}.pt" if self.sharded else "optimizer"))
         self.scheduler.load_state_dict(ckpt.load_part(folder, "scheduler"))
         self.batches.load_state_dict(ckpt.load_part(folder, f"data/rank-{self.rank}"))
@@ -333,6 +350,17 @@ class Trainer:
         self.step, self.samples = int(state["step"]), int(state["samples"])
         if self.acc.is_main_process:
             log.info("resumed from %s at step %d", folder, self.step)
+
+
+def load_into(param: torch.Tensor, full: torch.Tensor) -> None:
+    """Copy a full saved tensor into a parameter, or into this rank's shard of an FSDP2 (DTensor) one."""
+    from torch.distributed.tensor import DTensor, distribute_tensor
+
+    if isinstance(param, DTensor):
+        shard = distribute_tensor(full.to(param.dtype), param.device_mesh, param.placements).to_local()
+        param.to_local().copy_(shard)
+    else:
+        param.copy_(full)
 
 
 def train(config: TrainConfig, until: int | None = None) -> dict:
