@@ -99,11 +99,11 @@ def measure(variant: str, data: str, cache: str, preset: str, batch: int, steps:
                 "vae_encoder": trainer.model.vae.encoder is not None}
 
 
-def prepare(root: Path, preset: str, n: int) -> tuple[str, str]:
+def prepare(root: Path, preset: str, n: int, threads: int) -> tuple[str, str]:
     """ShapesEval scenes at the model's size, and their latent cache (made by the same VAE)."""
     import torch
 
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(threads)  # the presets' random init depends on the thread count: same as the children
     from uniimage.data.latents import write_latent_cache
     from uniimage.presets import build_preset
     from uniimage.shapes.dataset import write_dataset
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
-        data, cache = prepare(Path(tmp), args.preset, args.batch * (args.steps + 2))
+        data, cache = prepare(Path(tmp), args.preset, args.batch * (args.steps + 2), args.threads)
         print(f"{args.preset}: data and latent cache ready in {time.time() - t0:.0f} s; load average {os.getloadavg()[0]:.2f}", flush=True)
         rows = []
         head = f"{'variant':<24} {'trainable M':>11} {'optim state MiB':>15} {'after build MiB':>15} {'peak MiB':>9} {'s/step':>7} {'peak vs pub':>11} {'time vs pub':>11}"
