@@ -10,6 +10,16 @@ from uniimage.data import collate
 from uniimage.training import Trainer
 
 
+@pytest.fixture(autouse=True)
+def fresh_accelerator_state():
+    # accelerate keeps one process-wide state: a bf16 Accelerator would refuse the float32 ones of later tests.
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(True)
+    yield
+    AcceleratorState._reset_state(True)
+
+
 @pytest.mark.parametrize("frozen_dtype", ["float32", "bfloat16"])
 def test_bf16_trains_keeps_fp32_master_state_and_frozen_rows(tmp_path, shapes_jsonl, frozen_dtype):
     t = Trainer(tiny_config(tmp_path, shapes_jsonl, max_steps=8, batch_size=4, precision="bf16", frozen_dtype=frozen_dtype,
