@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import torch
 
 from uniimage.training import Trainer, load_config
 from uniimage.training import checkpointing as ckpt

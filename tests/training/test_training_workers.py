@@ -6,7 +6,6 @@ import torch
 from training_helpers import tiny_config, trainable
 
 from uniimage.training import Trainer
-from uniimage.training import checkpointing as ckpt
 
 
 def test_resume_with_data_workers_matches_straight_run(tmp_path, shapes_jsonl):
@@ -15,8 +14,7 @@ def test_resume_with_data_workers_matches_straight_run(tmp_path, shapes_jsonl):
     straight.train()
     first = Trainer(tiny_config(tmp_path / "b", shapes_jsonl, **fields))
     first.train(until=3)
-    data_state = ckpt.load_part(tmp_path / "b" / "checkpoint-3", "data/rank-0.pt")
-    assert json.loads(json.dumps(data_state)) == data_state  # plain data, no pickled objects needed
+    data_state = json.loads((tmp_path / "b" / "checkpoint-3" / "data" / "rank-0.json").read_text())  # plain JSON on disk
     assert set(data_state["slot_stats"]) == {"0", "1"}  # both workers delivered batches
     resumed = Trainer(tiny_config(tmp_path / "b", shapes_jsonl, resume="auto", **fields))
     resumed.train()

@@ -6,7 +6,7 @@ import argparse
 import logging
 
 # The readers import torch: they load only when `data check` runs, so `uniimage --help` stays instant.
-TYPES = ("webdataset", "hf", "parquet", "jsonl")  # = data.factory.TYPES (a test keeps them equal)
+TYPES = ("webdataset", "hf", "parquet", "jsonl", "latents")  # = data.factory.TYPES (a test keeps them equal)
 
 
 def add_parser(subparsers) -> None:
@@ -25,10 +25,10 @@ def add_parser(subparsers) -> None:
     cache.add_argument("-o", "--output", required=True, help="new folder for the latent cache (then a dataset of type latents)")
     cache.add_argument("--model", required=True, help="whose VAE: a preset (tiny, small, ...), a published-format folder or a training run")
     cache.add_argument("--seed", type=int, default=0, help="a preset's weight seed (as model.seed of the training config)")
-    cache.add_argument("--type", default="auto", choices=("auto",) + TYPES)
+    cache.add_argument("--type", default="auto", choices=("auto",) + TYPES, help="reader; auto guesses from the path")
     cache.add_argument("--image-size", type=int, default=None, help="training size S (default: the model's)")
     cache.add_argument("--min-size", type=int, default=None, help="reject images whose short side is under this")
-    cache.add_argument("--batch-size", type=int, default=8)
+    cache.add_argument("--batch-size", type=int, default=8, help="images encoded per VAE call")
     cache.add_argument("--shard-size", type=int, default=1000, help="samples per tar shard")
     cache.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     cache.set_defaults(func=run_cache_latents)
