@@ -12,7 +12,7 @@ from .mixing import MixedStream
 from .stream import SampleStream
 from .webdataset_reader import WebDatasetReader
 
-TYPES = ("webdataset", "hf", "parquet", "jsonl")
+TYPES = ("webdataset", "hf", "parquet", "jsonl", "latents")
 SPEC_KEYS = {"type", "path", "shuffle_buffer", "weight", "shuffle", "min_size", "cfg_dropout", "split", "cache_dir"}
 
 
@@ -26,6 +26,8 @@ def detect_type(path) -> str:
     if text.endswith(".tar") or "{" in text:
         return "webdataset"
     if p.is_dir():
+        if (p / "latents.json").is_file():
+            return "latents"
         if (p / "dataset_info.json").exists() or (p / "state.json").exists() or (p / "dataset_dict.json").exists():
             return "hf"
         if any(p.glob("*.tar")):
@@ -59,6 +61,10 @@ def build_reader(spec: dict, image_size: int, seed: int, rank: int, world_size: 
         return HFReader(spec["path"], image_size, kind=kind, split=spec.get("split"), cache_dir=spec.get("cache_dir"), **common)
     if kind == "jsonl":
         return JsonlReader(spec["path"], image_size, **common)
+    if kind == "latents":
+        from .latents import LatentReader
+
+        return LatentReader(spec["path"], image_size, shuffle_buffer=spec.get("shuffle_buffer", 1000), **common)
     raise DataError(f"unknown dataset type {kind!r} for {spec['path']} (known: {', '.join(TYPES)}, auto)")
 
 

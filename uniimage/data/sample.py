@@ -23,11 +23,15 @@ def make_sample(target: torch.Tensor, caption: str, source_images: list[Image.Im
 
 
 def collate(samples: list[dict]) -> dict:
-    """Stack targets to [B, 3, S, S]; captions, source image lists, kinds and keys stay Python lists."""
+    """Stack targets to [B, 3, S, S] (cached latents: `latent` [B, C, h, w]); captions, source image lists,
+    kinds and keys stay Python lists."""
     if not samples:
         raise ValueError("cannot collate an empty batch")
+    field = "latent" if "latent" in samples[0] else "target"
+    if any(field not in s for s in samples):
+        raise ValueError("cannot batch cached latents with pixel samples: cache every data set of a mixture")
     return {
-        "target": torch.stack([s["target"] for s in samples]),
+        field: torch.stack([s[field] for s in samples]),
         "caption": [s["caption"] for s in samples],
         "source_images": [list(s["source_images"]) for s in samples],
         "kind": [s["kind"] for s in samples],

@@ -90,4 +90,7 @@ class WebDatasetReader(SampleStream):
             raw = wds.shuffle(self.shuffle_buffer, initial=self.shuffle_buffer, rng=rng)(raw)
         # Resuming replays the byte stream through the same seeded buffer, skipping without decoding.
         for sample in itertools.islice(raw, start, None):
-            yield record_from_tar(sample)
+            yield self.to_record(sample)
+
+    def to_record(self, raw: dict) -> Record:
+        return record_from_tar(raw)

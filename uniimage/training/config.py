@@ -76,8 +76,13 @@ class DataConfig:
     image_size: Optional[int] = None  # default: the model's (input_size * vae_downsample_f)
     cfg_dropout: Any = "auto"  # published rules: "t2i", "edit", "auto" (by sample kind) or null (off)
     mixture_until: str = "infinite"  # mixtures keep their weights as long-run proportions
+    num_workers: int = 0  # DataLoader worker processes decoding and resizing (0: in the training process)
+    prefetch_factor: int = 2  # batches each worker keeps ready
+    pin_memory: Optional[bool] = None  # null: on when CUDA is available
 
     def validate(self):
+        if self.num_workers < 0 or self.prefetch_factor < 1:
+            raise ConfigError(f"data.num_workers must be >= 0 and data.prefetch_factor >= 1, got {self.num_workers}, {self.prefetch_factor}")
         if not self.datasets and self.synthetic is None:
             raise ConfigError("data: give `datasets` (a list of dataset specs) or `synthetic`")
         if self.datasets is not None and not all(isinstance(s, dict) for s in self.datasets):

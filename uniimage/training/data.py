@@ -1,4 +1,4 @@
-"""Training data for the loop: self-generated synthetic sets, the configured stream, endless batches."""
+"""Training data for the loop: self-generated synthetic sets, the configured stream, endless batches (data/loader.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from ..data import DataError, build_dataset, collate
+from ..data import build_dataset
+from ..errors import ConfigError
+from ..data.loader import BatchLoader
 from .config import DataConfig, SyntheticData
 
 log = logging.getLogger(__name__)
@@ -45,32 +47,29 @@ def build_stream(cfg: DataConfig, output_dir: Path, image_size: int, seed: int, 
     return build_dataset(specs, image_size, seed=seed, rank=rank, world_size=world_size, until=cfg.mixture_until)
 
 
-class Batches:
-    """Endless collated batches from an epoch-wise stream; `state_dict` is the exact position."""
+def build_batches(cfg: DataConfig, stream, batch_size: int, seed: int) -> BatchLoader:
+    """Endless batches of this rank's slot, decoded in `cfg.num_workers` worker processes (0: in process)."""
+    return BatchLoader(stream, batch_size, num_workers=cfg.num_workers, prefetch_factor=cfg.prefetch_factor,
+                       pin_memory=cfg.pin_memory, seed=seed)
 
-    def __init__(self, stream, batch_size: int):
-        self.stream, self.batch_size = stream, batch_size
-        self._iter = None
 
-    def _next_sample(self) -> dict:
-        for _ in range(2):  # the rest of this epoch, then one fresh epoch
-            if self._iter is None:
-                self._iter = iter(self.stream)
-            try:
-                return next(self._iter)
-            except StopIteration:
-                self._iter = None
-        raise DataError("the training data gave no samples for a whole epoch (fewer rows than processes?)")
+def use_latent_caches(stream, model) -> bool:
+    """True when every data set is a latent cache (`uniimage data cache-latents`): each must come from
+    this model's VAE, and the VAE encoder is then dropped (training never runs it). Mixing cached and
+    pixel data sets is refused: a batch is all latents or all pixels."""
+    from ..data.latents import LatentReader, vae_fingerprint
 
-    def __next__(self) -> dict:
-        return collate([self._next_sample() for _ in range(self.batch_size)])
-
-    def __iter__(self):
-        return self
-
-    def state_dict(self) -> dict:
-        return self.stream.state_dict()
-
-    def load_state_dict(self, state: dict):
-        self.stream.load_state_dict(state)
-        self._iter = None  # the next sample comes from the restored position
+    readers = list(getattr(stream, "children", [stream]))
+    cached = [r for r in readers if isinstance(r, LatentReader)]
+    if not cached:
+        return False
+    if len(cached) != len(readers):
+        raise ConfigError("data.datasets mixes latent caches with pixel data sets: cache them all "
+                          "(uniimage data cache-latents) or none")
+    ours = vae_fingerprint(model.vae)
+    for r in cached:
+        if r.manifest["vae"] != ours:
+            raise ConfigError(f"latent cache {r.path} was made with another VAE (fingerprint {r.manifest['vae']}, "
+                              f"this model's is {ours}): re-run uniimage data cache-latents with this model")
+    model.vae.encoder = None  # frees its memory; the decoder stays for sample grids
+    return True

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DistributedDataParallelKwargs, DistributedType, set_seed
+from accelerate.utils import DistributedDataParallelKwargs, DistributedType, parse_flag_from_env, set_seed
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError
 from ..pipelines.schedulers import load_noise_schedule
 from . import checkpointing as ckpt
 from .config import TrainConfig, config_differences, fingerprint, load_config
-from .data import Batches, build_stream
+from .data import build_batches, build_stream, use_latent_caches
 from .freeze import apply_freeze
 from .loss import FlowMatchingLoss
 from .model_source import load_model
@@ -38,18 +38,25 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 
 class FlowMatchingModule(nn.Module):
-    """Condition + DiT in one forward, so DDP / FSDP / DeepSpeed see every trainable parameter used."""
+    """Latents, condition, DiT and loss in one forward: DDP / FSDP / DeepSpeed see every trainable
+    parameter used, and under FSDP the frozen VAE's sharded weights are gathered like the rest."""
 
-    def __init__(self, model):
+    def __init__(self, model, loss_fn: FlowMatchingLoss):
         super().__init__()
-        self.model = model
+        self.model, self.loss_fn = model, loss_fn
 
-    def forward(self, input_ids, attention_mask, pixel_values, image_grid_thw, noisy, timesteps, lm: dict | None = None):
+    def forward(self, input_ids, attention_mask, pixel_values, image_grid_thw, x0, noise, indices, encode: bool,
+                lm: dict | None = None):
+        if encode:  # x0 holds target pixels: the frozen VAE, in its own dtype (autocast off)
+            with torch.no_grad(), torch.autocast(x0.device.type, enabled=False):
+                x0 = self.model.encode_latents(x0)
+        noised = self.loss_fn.noise(x0, noise, indices)
         condition, mask = self.model.encode_condition(input_ids, attention_mask, pixel_values, image_grid_thw)
-        prediction = self.model(noisy, timesteps, condition.to(noisy.dtype), mask)
+        prediction = self.model(noised.noisy, noised.timesteps, condition.to(noised.noisy.dtype), mask)
+        loss = self.loss_fn(prediction, noised)
         if lm is None:
-            return prediction
-        return prediction, lm_loss(self.model.mllm, lm)  # rehearsal: in this forward, for DDP's sake
+            return loss
+        return loss, lm_loss(self.model.mllm, lm)  # rehearsal: in this forward, for DDP's sake
 
 
 def make_accelerator(config: TrainConfig) -> Accelerator:
@@ -58,8 +65,25 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
         precision = "bf16" if torch.cuda.is_available() else "no"  # fp32 on CPU
     ddp = DistributedDataParallelKwargs(find_unused_parameters=False)
     # cpu=True on CPU-only machines: accelerate then runs torchrun's processes as gloo DDP.
-    return Accelerator(mixed_precision=precision, gradient_accumulation_steps=config.grad_accum, kwargs_handlers=[ddp],
-                       cpu=not torch.cuda.is_available())
+    acc = Accelerator(mixed_precision=precision, gradient_accumulation_steps=config.grad_accum, kwargs_handlers=[ddp],
+                      cpu=not torch.cuda.is_available())
+    if acc.distributed_type == DistributedType.MULTI_CPU and parse_flag_from_env("ACCELERATE_USE_FSDP"):
+        enable_cpu_fsdp(acc)
+    return acc
+
+
+def enable_cpu_fsdp(acc: Accelerator) -> None:
+    """FSDP over gloo on CPU processes. accelerate (1.15) turns `ACCELERATE_USE_FSDP` / an fsdp config into
+    FSDP only for accelerator devices and silently falls back to DDP on CPU, although FSDP2's fully_shard
+    runs there: switch the shared state to FSDP with the plugin the FSDP_* variables describe."""
+    from accelerate import PartialState
+    from accelerate.utils import FullyShardedDataParallelPlugin
+
+    plugin = FullyShardedDataParallelPlugin()
+    if plugin.fsdp_version != 2:
+        raise ConfigError("FSDP on CPU processes needs FSDP2 (fsdp_version: 2 / FSDP_VERSION=2)")
+    acc.state.fsdp_plugin = plugin
+    acc.state.distributed_type = PartialState._shared_state["distributed_type"] = DistributedType.FSDP
 
 
 class Trainer:
@@ -70,9 +94,7 @@ class Trainer:
         self.rank, self.world = acc.process_index, acc.num_processes
         self.resume_from = self._resume_folder()
         set_seed(config.seed)
-        self._build_model()
-        self._build_data()
-        self.loss_fn = FlowMatchingLoss(config.loss, schedule=load_noise_schedule(self.components.noise_scheduler_dir))
+        self._build_model()  # builds self.loss_fn too (its noise schedule comes with the model)
         self.step, self.samples = 0, 0
         if self.resume_from is not None:
             self._restore(self.resume_from)
@@ -104,12 +126,15 @@ class Trainer:
         return folder
 
     def _build_model(self):
-        c, acc = self.config, self.acc
+        c = self.config
         model, self.processor, self.components = load_model(c.model, torch.float32)
+        self.loss_fn = FlowMatchingLoss(c.loss, schedule=load_noise_schedule(self.components.noise_scheduler_dir))
         self.trainable_names = apply_freeze(model, c.freeze)
+        self.model = model
+        self._build_data()  # before any dtype change: a latent cache is checked against the float32 VAE
         frozen_dtype = DTYPES[c.frozen_dtype]
         if frozen_dtype != torch.float32:
-            if acc.mixed_precision == "no":
+            if self.acc.mixed_precision == "no":
                 raise ConfigError("frozen_dtype other than float32 needs mixed precision (bf16/fp16 autocast)")
             for p in model.parameters():
                 if not p.requires_grad and p.is_floating_point():
@@ -123,8 +148,11 @@ class Trainer:
             model.transformer.enable_gradient_checkpointing()
         model.train()  # HF gradient checkpointing only acts in train mode; the MLLM has no dropout
         model.vae.eval()
-        self.model = model
-        params = [p for p in model.parameters() if p.requires_grad]
+        self._prepare()
+
+    def _prepare(self):
+        c, acc = self.config, self.acc
+        params = [p for p in self.model.parameters() if p.requires_grad]
         optimizer = build_optimizer(params, c.optim)
         self.scheduler = build_scheduler(optimizer, c.optim, c.max_steps)
         if acc.distributed_type == DistributedType.DEEPSPEED:
@@ -132,15 +160,17 @@ class Trainer:
             acc.state.deepspeed_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = c.batch_size
         # The LR scheduler is stepped by hand, once per optimizer step: accelerate's wrapper would step it
         # once per process, and 1 vs N processes would diverge.
-        self.module, self.optimizer = acc.prepare(FlowMatchingModule(model), optimizer)
-        self.params = params
+        self.module, self.optimizer = acc.prepare(FlowMatchingModule(self.model, self.loss_fn), optimizer)
+        # FSDP replaces the parameters with sharded ones: clip what the optimizer now holds.
+        self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
 
     def _build_data(self):
         c, acc = self.config, self.acc
         image_size = c.data.image_size or self.model.config.image_size
         stream = build_stream(c.data, self.out, image_size, c.seed, self.rank, self.world,
                               is_main=acc.is_main_process, barrier=acc.wait_for_everyone)
-        self.batches = Batches(stream, c.batch_size)
+        self.latent_cache = use_latent_caches(stream, self.model)
+        self.batches = build_batches(c.data, stream, c.batch_size, c.seed * 7919 + self.rank)
         self.rehearsal = None
         if c.rehearsal is not None:
             self.rehearsal = RehearsalData(c.rehearsal.path, c.rehearsal.batch_size, c.seed, self.rank, self.world)
@@ -154,9 +184,14 @@ class Trainer:
         noise = torch.randn((total, *shape[1:]), generator=gen)
         return indices[self.rank :: self.world], noise[self.rank :: self.world]
 
-    @torch.no_grad()
-    def latents(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model.encode_latents(images.to(self.acc.device))
+    def x0_input(self, batch: dict) -> tuple[torch.Tensor, bool, tuple]:
+        """(cached latents or target pixels, whether the VAE must encode them, the latents' shape)."""
+        if "latent" in batch:
+            x = batch["latent"].to(self.acc.device, torch.float32)
+            return x, False, tuple(x.shape)
+        x = batch["target"].to(self.acc.device)
+        f, c = self.model.config.vae_downsample_f, self.model.config.in_channels
+        return x, True, (x.shape[0], c, x.shape[2] // f, x.shape[3] // f)
 
     def mllm_inputs(self, batch: dict):
         """Prompt rows in the published format; -> (inputs, pixel values in the vision tower's dtype)."""
@@ -166,19 +201,23 @@ class Trainer:
             pixels = pixels.to(self.model.mllm.model.visual.patch_embed.proj.weight.dtype)
         return inputs, pixels
 
-    def micro_step(self, batch: dict, micro: int) -> torch.Tensor:
+    def _loss(self, batch: dict, noise: torch.Tensor | None, indices: torch.Tensor | None, gen=None, lm=None):
         inputs, pixels = self.mllm_inputs(batch)
-        x0 = self.latents(batch["target"])
-        indices, noise = self.draws(self.step, micro, x0.shape)
-        noised = self.loss_fn.noise(x0, noise, indices)
+        x, encode, shape = self.x0_input(batch)
+        if noise is None:  # fixed draws of `gen` (validation)
+            noise, indices = torch.randn(shape, generator=gen), self.loss_fn.sample_indices(shape[0], gen)
+        with self.acc.autocast():
+            return self.module(inputs.input_ids, inputs.attention_mask, pixels, inputs.image_grid_thw, x,
+                               noise, indices, encode, lm)
+
+    def micro_step(self, batch: dict, micro: int) -> torch.Tensor:
+        _, _, shape = self.x0_input(batch)
+        indices, noise = self.draws(self.step, micro, shape)
         lm = None
         if self.rehearsal is not None:
             lm = {k: v.to(self.acc.device) for k, v in next_lm_inputs(self.rehearsal, self.processor).items()}
-        with self.acc.autocast():
-            output = self.module(inputs.input_ids, inputs.attention_mask, pixels, inputs.image_grid_thw,
-                                 noised.noisy, noised.timesteps, lm)
-        prediction, rehearsal = output if lm is not None else (output, None)
-        loss = self.loss_fn(prediction, noised)
+        output = self._loss(batch, noise, indices, lm=lm)
+        loss, rehearsal = output if lm is not None else (output, None)
         total = loss if rehearsal is None else loss + self.config.rehearsal.weight * rehearsal
         self.acc.backward(total)
         if rehearsal is not None:
@@ -188,14 +227,7 @@ class Trainer:
     @torch.no_grad()
     def fixed_loss(self, batch: dict, seed: int = 0) -> float:
         """Loss of `batch` with noise and timesteps from `seed`: comparable across steps (validation)."""
-        inputs, pixels = self.mllm_inputs(batch)
-        x0 = self.latents(batch["target"])
-        gen = torch.Generator().manual_seed(seed)
-        noised = self.loss_fn.noise(x0, torch.randn(x0.shape, generator=gen), self.loss_fn.sample_indices(x0.shape[0], gen))
-        with self.acc.autocast():
-            prediction = self.module(inputs.input_ids, inputs.attention_mask, pixels, inputs.image_grid_thw,
-                                     noised.noisy, noised.timesteps)
-        return self.loss_fn(prediction, noised).item()
+        return self._loss(batch, None, None, torch.Generator().manual_seed(seed)).item()
 
     # ---- the loop ----
     def train(self, until: int | None = None) -> dict:
@@ -225,7 +257,7 @@ class Trainer:
                 monitor.step(c.batch_size * c.grad_accum * self.world)
                 if self.step % c.log.every == 0 or self.step == stop:
                     gn = float(grad_norm) if grad_norm is not None else float("nan")
-                    skipped = self.batches.stream.stats.skipped  # this rank's corrupt / missing / too small
+                    skipped = self.batches.stats.skipped  # this rank's corrupt / missing / too small, all its workers
                     logged = {"loss": sum(window) / len(window), "lr": self.scheduler.get_last_lr()[0],
                               "grad_norm": gn, "data_skipped": skipped}
                     if self.lm_losses:
@@ -239,7 +271,7 @@ class Trainer:
                     self.save()
         finally:
             monitor.close()
-        stats = self.batches.stream.stats
+        stats = self.batches.stats
         if stats.skipped:
             log.warning("rank %d skipped %d unusable samples: %s", self.rank, stats.skipped, stats.as_dict())
         return dict(scalars, losses=losses)
@@ -307,8 +339,8 @@ class Trainer:
         if set(weights) != set(self.trainable_names):
             raise CheckpointError(f"{folder}: its trainable weights do not match this run's freeze policy")
         with torch.no_grad():
-            for name, tensor in weights.items():
-                params[name].copy_(tensor)
+            for name in sorted(weights):  # sorted: under FSDP each copy is a collective, same order on every rank
+                load_into(params[name], weights[name])
         self.optimizer.load_state_dict(ckpt.load_part(folder, f"optimizer/rank-{self.rank}.pt" if self.sharded else "optimizer"))
         self.scheduler.load_state_dict(ckpt.load_part(folder, "scheduler"))
         self.batches.load_state_dict(ckpt.load_part(folder, f"data/rank-{self.rank}"))
@@ -318,6 +350,17 @@ class Trainer:
         self.step, self.samples = int(state["step"]), int(state["samples"])
         if self.acc.is_main_process:
             log.info("resumed from %s at step %d", folder, self.step)
+
+
+def load_into(param: torch.Tensor, full: torch.Tensor) -> None:
+    """Copy a full saved tensor into a parameter, or into this rank's shard of an FSDP2 (DTensor) one."""
+    from torch.distributed.tensor import DTensor, distribute_tensor
+
+    if isinstance(param, DTensor):
+        shard = distribute_tensor(full.to(param.dtype), param.device_mesh, param.placements).to_local()
+        param.to_local().copy_(shard)
+    else:
+        param.copy_(full)
 
 
 def train(config: TrainConfig, until: int | None = None) -> dict:

@@ -1,0 +1,157 @@
+"""Training memory and step time against the published recipe, side by side, same model, same batch.
+
+    python benchmarks/train_memory.py                                  # small preset, CPU, batch 2, float32
+    python benchmarks/train_memory.py --variants published ours ours+latents --steps 3
+
+`published` emulates the reference training code inside this project: the whole vocabulary embedding
+is trainable (a dense gradient for every row, non-query rows' gradients masked to zero by a hook), it
+sits in AdamW with weight decay (so AdamW keeps two states the size of the embedding, and decay shrinks
+the frozen rows), everything else as ours. `ours` trains only the 64 query rows (uniimage/models/queries.py).
+Then ours with each memory factor: activation checkpointing (MLLM + DiT), bf16 (autocast, frozen MLLM
+and VAE stored in bf16), cached latents (no VAE encoder), and all three.
+
+Each variant runs in its own process. Peak memory: the process's peak resident set (VmHWM, reset after the
+model is built, so it is the training steps' peak with the resident weights, not the build's transient),
+or CUDA max allocated on a GPU. Step time: the mean of the timed steps after one warm-up step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+VARIANTS = {
+    "published": {},
+    "ours": {},
+    "ours+ckpt": {"gradient_checkpointing": True},
+    "ours+bf16": {"precision": "bf16", "frozen_dtype": "bfloat16"},
+    "ours+latents": {},
+    "ours+ckpt+bf16+latents": {"gradient_checkpointing": True, "precision": "bf16", "frozen_dtype": "bfloat16"},
+}
+
+
+def published_trainer_class():
+    import torch
+
+    from uniimage.training import Trainer
+
+    class PublishedRecipeTrainer(Trainer):
+        """The reference recipe's optimisation of the embedding: all rows trainable, decayed, in AdamW."""
+
+        def _prepare(self):
+            vocab = self.model.query_embedding.weight
+            vocab.requires_grad_(True)
+            # The reference masks every non-query row's gradient; here the query rows are their own
+            # parameter, so every row of this matrix is a non-query row.
+            mask = torch.zeros(vocab.shape[0], 1, dtype=vocab.dtype)
+            vocab.register_hook(lambda grad: grad * mask)
+            super()._prepare()
+            assert any(p is vocab for p in self.params)
+
+    return PublishedRecipeTrainer
+
+
+def config(variant: str, out: str, data: str, cache: str, preset: str, batch: int, steps: int):
+    from uniimage.training import load_config
+
+    latents = "latents" in variant
+    spec = {"path": cache, "type": "latents"} if latents else {"path": data, "type": "jsonl"}
+    return load_config(data={
+        "output_dir": out, "model": {"preset": preset}, "max_steps": steps + 10, "batch_size": batch,
+        "data": {"datasets": [spec], "cfg_dropout": None},
+        "optim": {"warmup_steps": 1}, "checkpoint": {"every": 10**9},
+        "log": {"every": 10**9, "tensorboard": False, "progress": False}, **VARIANTS[variant],
+    })
+
+
+def measure(variant: str, data: str, cache: str, preset: str, batch: int, steps: int, threads: int) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    from uniimage.benchmarking.timing import PeakMemory, sync
+    from uniimage.training import Trainer
+
+    cls = published_trainer_class() if variant == "published" else Trainer
+    with tempfile.TemporaryDirectory() as out:
+        trainer = cls(config(variant, out, data, cache, preset, batch, steps))
+        device = trainer.acc.device
+        trainable = sum(p.numel() for p in trainer.params)
+        peak = PeakMemory(device)
+        resident = peak.peak() if device.type == "cpu" else torch.cuda.memory_allocated(device)
+        peak.reset()
+        trainer.train(until=1)  # warm-up: optimizer state allocated here
+        sync(device)
+        start = time.perf_counter()
+        trainer.train(until=1 + steps)
+        sync(device)
+        elapsed = (time.perf_counter() - start) / steps
+        state = sum(v.numel() * v.element_size() for s in trainer.optimizer.state_dict()["state"].values()
+                    for v in s.values() if torch.is_tensor(v) and v.dim() > 0)
+        return {"variant": variant, "device": str(device), "batch": batch, "s_per_step": elapsed,
+                "peak_mib": peak.peak() / 2**20, "after_build_mib": resident / 2**20,
+                "trainable_m": trainable / 1e6, "optimizer_state_mib": state / 2**20,
+                "vae_encoder": trainer.model.vae.encoder is not None}
+
+
+def prepare(root: Path, preset: str, n: int, threads: int) -> tuple[str, str]:
+    """ShapesEval scenes at the model's size, and their latent cache (made by the same VAE)."""
+    import torch
+
+    torch.set_num_threads(threads)  # the presets' random init depends on the thread count: same as the children
+    from uniimage.data.latents import write_latent_cache
+    from uniimage.presets import build_preset
+    from uniimage.shapes.dataset import write_dataset
+
+    model, _, _ = build_preset(preset, torch.float32, seed=0)
+    size = model.config.image_size
+    data = write_dataset(root / "data", n, 0, 0, split="train", image_size=size, seed=0, formats=("jsonl",))["jsonl"]
+    write_latent_cache({"path": str(data), "type": "jsonl"}, model, root / "latents", size, batch_size=2)
+    return str(data), str(root / "latents")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--preset", default="small")
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--one", nargs=3, metavar=("VARIANT", "DATA", "CACHE"), help=argparse.SUPPRESS)  # child mode
+    args = p.parse_args(argv)
+    if args.one:
+        r = measure(*args.one, args.preset, args.batch, args.steps, args.threads)
+        print("RESULT " + json.dumps(r), flush=True)
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.time()
+        data, cache = prepare(Path(tmp), args.preset, args.batch * (args.steps + 2), args.threads)
+        print(f"{args.preset}: data and latent cache ready in {time.time() - t0:.0f} s; load average {os.getloadavg()[0]:.2f}", flush=True)
+        rows = []
+        head = f"{'variant':<24} {'trainable M':>11} {'optim state MiB':>15} {'after build MiB':>15} {'peak MiB':>9} {'s/step':>7} {'peak vs pub':>11} {'time vs pub':>11}"
+        print(head, flush=True)
+        for v in args.variants:
+            cmd = [sys.executable, __file__, "--one", v, data, cache, "--preset", args.preset, "--batch", str(args.batch),
+                   "--steps", str(args.steps), "--threads", str(args.threads)]
+            run = subprocess.run(cmd, capture_output=True, text=True)
+            line = next((x for x in run.stdout.splitlines() if x.startswith("RESULT ")), None)
+            if line is None:
+                print(f"{v:<24} failed:\n{run.stderr[-3000:]}", flush=True)
+                continue
+            r = json.loads(line[7:])
+            rows.append(r)
+            base = next((x for x in rows if x["variant"] == "published"), None)
+            rel = (f"{r['peak_mib'] / base['peak_mib']:>11.3f} {r['s_per_step'] / base['s_per_step']:>11.3f}" if base else f"{'':>11} {'':>11}")
+            print(f"{v:<24} {r['trainable_m']:>11.1f} {r['optimizer_state_mib']:>15.0f} {r['after_build_mib']:>15.0f} "
+                  f"{r['peak_mib']:>9.0f} {r['s_per_step']:>7.2f} {rel}", flush=True)
+        print(f"load average {os.getloadavg()[0]:.2f} at the end; {json.dumps(rows)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
