@@ -31,8 +31,8 @@ def test_output_types(tiny_pipe):
     assert run(tiny_pipe, output_type="np").shape == (1, h, w, 3)
     pil = run(tiny_pipe, output_type="pil")
     assert isinstance(pil[0], Image.Image) and pil[0].size == (w, h)
-    f = tiny_pipe.config.vae_downsample_f
-    assert run(tiny_pipe, output_type="latent").shape == (1, tiny_pipe.config.in_channels, h // f, w // f)
+    f = tiny_pipe.model.config.vae_downsample_f
+    assert run(tiny_pipe, output_type="latent").shape == (1, tiny_pipe.model.config.in_channels, h // f, w // f)
     with pytest.raises(InputError, match="output_type"):
         run(tiny_pipe, output_type="jpeg")
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..utils.dtypes import DTYPE_NAMES, torch_dtype
 
 DEFAULT_MODEL = "demo"
 
@@ -14,7 +15,7 @@ DEFAULT_MODEL = "demo"
 def add_model_args(p: argparse.ArgumentParser):
     p.add_argument("--model", default=None, help=f"checkpoint folder, hub id or preset (default: {DEFAULT_MODEL}, else tiny)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--dtype", default="float32", choices=list(DTYPE_NAMES))
 
 
 def add_sampling_args(p: argparse.ArgumentParser):
@@ -66,13 +67,13 @@ def load_pipeline(args, sampler: str = "dpm"):
     from ..pipelines.schedulers import load_sampler
 
     args.model = args.model or default_model()
-    pipe = UniImagePipeline.from_pretrained(args.model, torch_dtype=getattr(torch, args.dtype))
+    pipe = UniImagePipeline.from_pretrained(args.model, torch_dtype=torch_dtype(args.dtype))
     try:
         pipe.to(args.device)
     except (RuntimeError, AssertionError) as e:
         raise InputError(f"device {args.device!r} is not usable here: {e}") from e
     if sampler != "dpm":
-        pipe.scheduler = load_sampler(pipe.components.scheduler_dir, sampler)
+        pipe.scheduler = load_sampler(pipe.sources.scheduler_dir, sampler)
     return pipe
 
 

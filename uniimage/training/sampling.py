@@ -32,7 +32,7 @@ def sample_grid(model, processor, components, cfg: EvalConfig, output_dir: Path)
     requests = eval_requests(cfg, output_dir)
     if not requests:
         return None
-    pipe = UniImagePipeline(model, processor, load_sampler(components.scheduler_dir), components)
+    pipe = UniImagePipeline.from_model(model, processor, load_sampler(components.scheduler_dir), components)
     was_training = model.training
     model.eval()
     try:
