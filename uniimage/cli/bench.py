@@ -7,13 +7,14 @@ import json
 import sys
 
 from ..errors import InputError
+from ..utils.dtypes import DTYPE_NAMES
 
 
 def add_parser(sub):
     p = sub.add_parser("bench", help="speed and memory of the pipeline (optionally against a naive baseline)")
     p.add_argument("--model", default="tiny", help="tiny, small, tbac-uniimage-3b (random weights) or a checkpoint folder")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if there is one)")
-    p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
+    p.add_argument("--dtype", default=None, choices=list(DTYPE_NAMES),
                    help="default: bfloat16 on cuda, float32 elsewhere")
     p.add_argument("--batch", type=int, nargs="+", default=[1, 4, 16], help="prompts per call (one image each)")
     p.add_argument("--steps", type=int, default=30)

@@ -54,7 +54,7 @@ def _output_args(p) -> None:
 
 
 def _network(args):
-    from ..evaluation.metrics.features import resolve_feature_network
+    from ..evaluation.metrics.fid import resolve_feature_network
 
     return resolve_feature_network(args.features, args.inception_weights, _device(args.device), args.input_size)
 

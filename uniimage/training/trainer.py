@@ -22,6 +22,7 @@ from accelerate.utils import DistributedDataParallelKwargs, DistributedType, set
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError
+from ..utils.dtypes import torch_dtype
 from . import checkpointing as ckpt
 from .config import TrainConfig, config_differences, fingerprint, load_config
 from .data import Batches, build_stream
@@ -33,7 +34,6 @@ from .optim import build_optimizer, build_scheduler
 from .rehearsal import RehearsalData, lm_loss, next_lm_inputs
 
 log = logging.getLogger(__name__)
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 class FlowMatchingModule(nn.Module):
@@ -106,7 +106,7 @@ class Trainer:
         c, acc = self.config, self.acc
         model, self.processor, self.components = load_model(c.model, torch.float32)
         self.trainable_names = apply_freeze(model, c.freeze)
-        frozen_dtype = DTYPES[c.frozen_dtype]
+        frozen_dtype = torch_dtype(c.frozen_dtype)
         if frozen_dtype != torch.float32:
             if acc.mixed_precision == "no":
                 raise ConfigError("frozen_dtype other than float32 needs mixed precision (bf16/fp16 autocast)")
