@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from uniimage.benchmarking import BenchSettings, format_table, load_bench_pipeline, run_bench
-from uniimage.benchmarking.bench import PROMPTS
+from uniimage.perf import BenchSettings, format_table, load_bench_pipeline, run_bench
+from uniimage.perf.bench import PROMPTS
 
 GiB = 2**30
 

@@ -1,7 +1,6 @@
 """Checkpoint I/O: published layout, round trips, and every way a checkpoint can be wrong."""
 
 import json
-import re
 import shutil
 from pathlib import Path
 

@@ -10,7 +10,6 @@ and checks only that the loop runs end to end and reports counts and the JSON sh
 import argparse
 import json
 
-import numpy as np
 import pytest
 from PIL import Image
 

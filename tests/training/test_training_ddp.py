@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import torch
 from safetensors.torch import load_file
 from training_helpers import trainable
 

@@ -33,7 +33,7 @@ def add_parser(sub):
 def settings_from_args(args):
     import torch
 
-    from ..benchmarking import BenchSettings
+    from ..perf import BenchSettings
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = args.dtype or ("bfloat16" if device.startswith("cuda") else "float32")
@@ -48,7 +48,7 @@ def settings_from_args(args):
 
 
 def run_bench_command(args) -> int:
-    from ..benchmarking import format_table, run_bench
+    from ..perf import format_table, run_bench
 
     settings = settings_from_args(args)
     result = run_bench(settings, log=None if args.json else lambda m: print(m, file=sys.stderr))

@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from ..data.check import check_dataset
-from ..data.errors import DataError
+from ..errors import DataError
 from ..data.factory import TYPES
 
 

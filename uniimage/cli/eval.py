@@ -138,7 +138,7 @@ def _execute(job) -> int:
 
 def _run_geneval(args) -> int:
     from ..evaluation import scorers
-    from ..evaluation.benchmarks import load_geneval
+    from ..evaluation.prompt_sets import load_geneval
     from ..evaluation.layouts import GenEvalLayout
 
     layout = GenEvalLayout(args.out, args.images_per_prompt, grid=not args.no_grid)
@@ -148,7 +148,7 @@ def _run_geneval(args) -> int:
 
 def _run_dpg(args) -> int:
     from ..evaluation import scorers
-    from ..evaluation.benchmarks import load_dpg
+    from ..evaluation.prompt_sets import load_dpg
     from ..evaluation.layouts import DpgLayout
 
     if not 1 <= args.images_per_prompt <= 4:

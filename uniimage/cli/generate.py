@@ -61,8 +61,6 @@ def default_model() -> str:
 
 
 def load_pipeline(args, sampler: str = "dpm"):
-    import torch
-
     from ..pipelines import UniImagePipeline
     from ..pipelines.schedulers import load_sampler
 

@@ -75,7 +75,7 @@ def _run_fid(args) -> int:
 
 
 def _prompts(spec: str):
-    from ..evaluation.benchmarks import load_dpg, load_geneval
+    from ..evaluation.prompt_sets import load_dpg, load_geneval
 
     if not Path(spec).exists() and spec in ("geneval", "dpg"):
         return load_geneval() if spec == "geneval" else load_dpg()

@@ -19,6 +19,7 @@ attribute gaps    : the loss of single-object training scenes with the right cap
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 

@@ -20,7 +20,7 @@ from .detect import detect_objects
 from .edits import edit_items, edit_metadata
 from .factors import FACTORS, factor_shares, factor_verdicts
 from .heldout import heldout_combinations
-from .prompts import SPLITS, t2i_items
+from .prompts import t2i_items
 from .render import render_scene
 from .score import judge_detections, judge_edit, judge_vqa
 from .vqa import vqa_items
