@@ -78,6 +78,12 @@ class UniImagePipeline(DiffusionPipeline):
         self.sources = None  # where the base component folders are (checkpoint.components.Components)
         self._interrupt, self._guidance_scale, self._num_timesteps = False, 1.0, 0
 
+    def __setattr__(self, name, value):
+        # A component swapped on the pipeline (diffusers style) is swapped in the composed model too.
+        if name in ("mllm", "connector", "transformer", "vae") and "model" in self.__dict__:
+            setattr(self.model, name, value)
+        super().__setattr__(name, value)
+
     @classmethod
     def from_model(cls, model: UniImageModel, processor, scheduler, sources=None, name_or_path: str = "") -> "UniImagePipeline":
         """A pipeline around an existing UniImageModel (training samples, benchmarks): no copy."""
@@ -279,7 +285,7 @@ class UniImagePipeline(DiffusionPipeline):
     def _weights_fingerprint(self) -> tuple:
         # Sequential offload re-creates parameters on every forward: identity would never match.
         mode = self.offload
-        weights = weights_fingerprint([self.mllm, self.connector], identity=mode != "sequential")
+        weights = weights_fingerprint([self.model.mllm, self.model.connector], identity=mode != "sequential")
         return id(self.processor), str(self._execution_device), self.dtype, mode, weights
 
     def prepare_latents(self, batch: int, n: int, height: int, width: int, generator, latents=None) -> torch.Tensor:
