@@ -136,8 +136,8 @@ async def run_mode(args, mode: str, max_batch: int, max_queue: int) -> Result:
         await sampler
         result.crashed = proc.poll() is not None
         if not result.crashed:
-            health = httpx.get(base + "/health", timeout=5).json()
-            result.batches = health["batches_run"] - 2  # minus the warm-up calls
+            status = httpx.get(base + "/v1/status", timeout=5).json()  # /health says only ok
+            result.batches = status["batches_run"] - 2  # minus the warm-up calls
     finally:
         proc.terminate()
         try:

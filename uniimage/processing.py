@@ -71,7 +71,7 @@ class UniImageProcessor:
     # ---- text ----
     def truncate(self, caption: str) -> str:
         """Cut to `max_text_tokens` tokens and decode back, as the published model saw captions."""
-        ids = self.tokenizer(caption, add_special_tokens=False)["input_ids"]
+        ids = self.tokenizer(caption, add_special_tokens=False, verbose=False)["input_ids"]  # our warning, not theirs
         if len(ids) > self.max_text_tokens:
             logger.warning("prompt is %d tokens long; truncated to %d", len(ids), self.max_text_tokens)
             ids = ids[: self.max_text_tokens]

@@ -23,10 +23,16 @@ def test_generate_writes_png_with_metadata_and_is_reproducible(tmp_path, capsys)
 
 
 def test_generate_several_prompts_into_a_folder(tmp_path):
-    assert main(["generate", "one", "two", "-n", "2", "--model", "tiny", "--steps", "1", "-o", str(tmp_path / "out")]) == 0
+    argv = ["generate", "A red circle!", "two", "-n", "2", "--model", "tiny", "--steps", "1", "--seed", "5"]
+    assert main(argv + ["-o", str(tmp_path / "out")]) == 0
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert files == ["0000.png", "0001.png", "0002.png", "0003.png"]
-    assert Image.open(tmp_path / "out" / "0002.png").text["prompt"] == "two"
+    names = ["0000-a-red-circle.png", "0001-a-red-circle.png", "0002-two.png", "0003-two.png"]
+    assert files == names + ["metadata.jsonl"]
+    assert Image.open(tmp_path / "out" / "0002-two.png").text["prompt"] == "two"
+    records = [json.loads(line) for line in (tmp_path / "out" / "metadata.jsonl").read_text().splitlines()]
+    assert [r["file"] for r in records] == names
+    assert [r["prompt"] for r in records] == ["A red circle!"] * 2 + ["two"] * 2
+    assert all(r["seed"] == 5 and r["steps"] == 1 and r["guidance"] == 4.5 and r["model"] == "tiny" for r in records)
 
 
 def test_edit_and_describe(tmp_path, capsys):
@@ -48,7 +54,7 @@ def test_info_json_reports_parts_and_ladder(capsys):
 @pytest.mark.parametrize("argv,message", [
     (["generate", "x", "--model", "/no/such/model"], "not found"),
     (["edit", "x", "--image", "/no/such.png", "--model", "tiny"], "image file not found"),
-    (["generate", "x", "--model", "tiny", "--steps", "0"], "num_inference_steps"),
+    (["generate", "x", "--model", "tiny", "--steps", "0"], "--steps must be between 1 and 1000, got 0"),
     (["generate", "x", "--model", "tiny", "-n", "2", "-o", "one.png"], "names one file"),
 ])
 def test_user_errors_exit_1_with_one_line(argv, message, capsys, tmp_path, monkeypatch):

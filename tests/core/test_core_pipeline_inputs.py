@@ -162,3 +162,35 @@ def test_callback_on_step_end_sees_every_step(tiny_pipe):
     run(tiny_pipe, num_inference_steps=3, callback_on_step_end=callback)
     assert [s[0] for s in seen] == [0, 1, 2]
     assert seen[0][1] > seen[-1][1]
+
+
+@pytest.mark.parametrize("sampler", ["dpm", "euler"])
+def test_callback_tensor_inputs_give_the_clean_estimate(tiny_pipe, sampler):
+    """denoised = x_t - sigma_t * v: far from the latents early, equal to them after the last step."""
+    from uniimage.pipelines.schedulers import load_sampler
+
+    kept = tiny_pipe.scheduler
+    tiny_pipe.scheduler = load_sampler(tiny_pipe.sources.scheduler_dir, sampler)
+    gaps, names = [], []
+
+    def callback(pipe, i, t, kwargs):
+        names.append(sorted(kwargs))
+        gaps.append((kwargs["denoised"] - kwargs["latents"]).abs().max().item())
+        assert kwargs["velocity"].shape == kwargs["latents"].shape
+        return {"latents": kwargs["latents"]}
+
+    try:
+        final = run(tiny_pipe, num_inference_steps=4, output_type="latent", callback_on_step_end=callback,
+                    callback_on_step_end_tensor_inputs=["latents", "velocity", "denoised"],
+                    generator=torch.Generator().manual_seed(0))
+        plain = run(tiny_pipe, num_inference_steps=4, output_type="latent", generator=torch.Generator().manual_seed(0))
+    finally:
+        tiny_pipe.scheduler = kept
+    assert names[0] == ["denoised", "latents", "velocity"]
+    assert gaps[0] > 0.1 and gaps[-1] < 1e-5
+    assert torch.equal(final, plain)  # asking for tensors changes nothing
+
+
+def test_callback_tensor_inputs_unknown_name_is_refused(tiny_pipe):
+    with pytest.raises(InputError, match="callback_on_step_end_tensor_inputs.*pred_original_sample"):
+        run(tiny_pipe, callback_on_step_end=lambda *a: {}, callback_on_step_end_tensor_inputs=["pred_original_sample"])

@@ -67,3 +67,25 @@ def test_query_token_init_rejects_bad_ids():
         emb.init_queries_from_tokens([3, 10])
     with pytest.raises(ValueError, match="at least one token"):
         emb.init_queries_from_tokens([])
+
+
+def test_query_gradients_are_bit_identical_with_threads():
+    # Every prompt row holds every query id, so their gradients are sums over rows. Indexing's backward
+    # (`queries[ids]`) adds them with atomic adds over CPU threads: a different order, and bits, each call.
+    vocab = torch.nn.Embedding(50, 256)
+    emb = QueryTokenEmbedding(vocab, 64)
+    emb.reset_queries(torch.Generator().manual_seed(0))
+    ids = torch.cat([torch.arange(50, 114).repeat(16, 1), torch.randint(0, 50, (16, 30))], 1)
+    upstream = torch.randn(16, 94, 256, generator=torch.Generator().manual_seed(1))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        grads = []
+        for _ in range(40):
+            emb.queries.grad = None
+            emb(ids).backward(upstream)
+            grads.append(emb.queries.grad.clone())
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(g, grads[0]) for g in grads)
+    assert torch.allclose(grads[0][5], upstream[:, 5].sum(0), atol=1e-4)  # query 5 sits at column 5 of every row

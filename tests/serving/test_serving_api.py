@@ -40,7 +40,7 @@ def test_generation_same_seed_same_image_and_random_seed_reported(client):
 def test_generation_other_size_and_extras(client):
     sizes = client.get("/v1/models").json()["data"][0]["sizes"]
     other = sizes[-1]
-    r = generate(client, size=other, negative_prompt="blurry", guidance_scale=2.0, model="anything", quality="hd")
+    r = generate(client, size=other, negative_prompt="blurry", guidance_scale=2.0, model="anything", quality="high")
     assert r.status_code == 200, r.text
     w, h = (int(v) for v in other.split("x"))
     assert decode_b64_png(r.json()["data"][0]["b64_json"]).size == (w, h)
@@ -63,7 +63,12 @@ def test_chat_completion(client):
     assert body["object"] == "chat.completion"
     message = body["choices"][0]["message"]
     assert message["role"] == "assistant" and isinstance(message["content"], str)
-    assert body["choices"][0]["finish_reason"] == "stop"
+    usage = body["usage"]
+    assert usage["prompt_tokens"] > 0 and 1 <= usage["completion_tokens"] <= 8
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    # The random tiny model rarely ends its turn: 8 tokens without one is "length".
+    expected = "length" if usage["completion_tokens"] == 8 else "stop"
+    assert body["choices"][0]["finish_reason"] == expected
 
 
 def test_chat_text_only_and_multi_turn(client):
@@ -94,7 +99,7 @@ def test_chat_stream_is_server_sent_events_matching_the_plain_answer(client):
         chunks = parse_sse("".join(r.iter_text()))
     assert all(c["object"] == "chat.completion.chunk" for c in chunks)
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
-    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-1]["choices"][0]["finish_reason"] in ("stop", "length")
     streamed = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
     assert streamed == plain  # greedy decoding: the stream and the plain answer agree
 
@@ -102,9 +107,10 @@ def test_chat_stream_is_server_sent_events_matching_the_plain_answer(client):
 def test_models_health_and_openapi(client, pipe):
     models = client.get("/v1/models").json()
     assert models["object"] == "list" and models["data"][0]["id"] == pipe.name_or_path
-    health = client.get("/health").json()
-    assert health["model_loaded"] is True and health["queue_depth"] == 0
+    status = client.get("/v1/status").json()
+    assert status["model_loaded"] is True and status["queue_depth"] == 0
+    assert client.get("/health").json() == status  # no key: a loopback-only server, details are fine
     paths = client.get("/openapi.json").json()["paths"]
-    for path in ("/v1/images/generations", "/v1/images/edits", "/v1/chat/completions", "/v1/models", "/health"):
+    for path in ("/v1/images/generations", "/v1/images/edits", "/v1/chat/completions", "/v1/models", "/v1/status", "/health"):
         assert path in paths
     assert client.get("/docs").status_code == 200

@@ -5,8 +5,10 @@ Screenshots go to $UNIIMAGE_SCREENSHOT_DIR when set, else to the test's tmp fold
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,8 +39,8 @@ def base_url(pipe):
     app.state.service.close()
 
 
-@pytest.fixture
-def page(base_url):
+@contextlib.contextmanager
+def browser_page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -49,6 +51,12 @@ def page(base_url):
         page.set_default_timeout(60_000)
         yield page
         browser.close()
+
+
+@pytest.fixture
+def page(base_url):
+    with browser_page() as page:
+        yield page
 
 
 def _local(url: str) -> bool:
@@ -63,8 +71,20 @@ def shots(tmp_path) -> Path:
     return folder
 
 
+# Every text the status line shows, kept by the page itself (previews can flash by between two polls).
+WATCH_STATUS = """
+window.statuses = [];
+new MutationObserver(() => {
+  const text = document.querySelector('#gen-status').innerText.trim();
+  if (text && window.statuses[window.statuses.length - 1] !== text) window.statuses.push(text);
+}).observe(document.querySelector('#gen-status'), {subtree: true, childList: true, characterData: true});
+"""
+
+
 def test_generate_edit_understand_in_the_browser(page, base_url, shots, tmp_path):
     page.goto(base_url + "/ui/")
+    page.locator("#gen-status").wait_for(state="attached")
+    page.evaluate(WATCH_STATUS)
     page.locator("#gen-prompt textarea").fill("a lighthouse at dusk")
     page.locator("#gen-button").click()
     image = page.locator("#gen-gallery img").first
@@ -73,6 +93,12 @@ def test_generate_edit_understand_in_the_browser(page, base_url, shots, tmp_path
     page.wait_for_function("document.querySelector('#gen-seed-used input') && document.querySelector('#gen-seed-used input').value !== ''")
     page.screenshot(path=str(shots / "generate.png"), full_page=True)
     assert (shots / "generate.png").stat().st_size > 0
+    page.locator("#gen-status").get_by_text("Done: 1 image(s)").wait_for(state="visible")
+    statuses = page.evaluate("window.statuses")
+    # 3 steps: previews after steps 1 and 2, then the final image.
+    assert any(s.startswith("Preview 1 of 3") for s in statuses), statuses
+    assert any(s.startswith("Preview 2 of 3") for s in statuses), statuses
+    assert statuses[-1].startswith("Done"), statuses
 
     upload = tmp_path / "red.png"
     upload.write_bytes(png_bytes((64, 48)))
@@ -97,3 +123,56 @@ def test_generate_edit_understand_in_the_browser(page, base_url, shots, tmp_path
     )
     page.screenshot(path=str(shots / "understand.png"), full_page=True)
     assert (shots / "understand.png").stat().st_size > 0
+
+
+@contextlib.contextmanager
+def slow_job_app(pipe):
+    """A server whose UI samples 30 steps by default, recording every job it queues."""
+    from uniimage.serving import create_app
+    from uniimage.serving.app import default_limits
+
+    app = create_app(pipe, limits=dataclasses.replace(default_limits(pipe), max_steps=60), ui=True)  # default: 30
+    service, jobs = app.state.service, []
+    submit = service.submit
+    service.submit = lambda job: jobs.append(job) or submit(job)
+    try:
+        with serving(app) as url:
+            yield url, service, jobs
+    finally:
+        service.close()
+
+
+def start_slow_generation(page, url):
+    page.goto(url + "/ui/")
+    page.locator("#gen-prompt textarea").fill("a slow lighthouse")
+    page.locator("#gen-button").click()
+    page.locator("#gen-status").get_by_text("Preview 1 of 3").wait_for(state="visible")
+    page.locator("#gen-gallery img").first.wait_for(state="visible")  # the preview is on the page
+
+
+def assert_stopped_early(service, job, timeout=60.0):
+    end = time.monotonic() + timeout
+    while not job.future.done() or service.queue.busy:
+        assert time.monotonic() < end, f"the job never stopped (progress {job.progress})"
+        time.sleep(0.05)
+    assert job.cancelled.is_set() and job.progress[0] < 30, job.progress
+    assert service.queue.depth() == 0
+
+
+def test_cancel_stops_a_running_generation(pipe, shots):
+    """A long job in the browser: its first preview shows, Cancel stops sampling and frees the worker."""
+    with slow_job_app(pipe) as (url, service, jobs), browser_page() as page:
+        start_slow_generation(page, url)
+        page.screenshot(path=str(shots / "preview.png"), full_page=True)
+        page.locator("#gen-cancel").click()
+        (job,) = jobs
+        assert_stopped_early(service, job)
+        page.screenshot(path=str(shots / "cancelled.png"), full_page=True)
+
+
+def test_closing_the_page_cancels_its_job(pipe):
+    with slow_job_app(pipe) as (url, service, jobs), browser_page() as page:
+        start_slow_generation(page, url)
+        page.close()
+        (job,) = jobs
+        assert_stopped_early(service, job)

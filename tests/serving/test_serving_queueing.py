@@ -42,7 +42,7 @@ def test_full_queue_answers_429_with_retry_after(make_app):
         assert r.status_code == 429
         assert int(r.headers["Retry-After"]) >= 1
         assert "max_queue" in r.json()["error"]["message"]
-        assert c.get("/health").json()["queue_depth"] == 1
+        assert c.get("/v1/status").json()["queue_depth"] == 1
         gate.open()
         waiting.join(30)
         assert out[0].status_code == 200
@@ -119,4 +119,4 @@ def test_request_timeout_answers_504(make_app):
         assert r.status_code == 504
         assert "timeout" in r.json()["error"]["message"]
         gate.open()
-        assert c.get("/health").json()["queue_depth"] == 0
+        assert c.get("/v1/status").json()["queue_depth"] == 0

@@ -17,7 +17,7 @@ def add_parser(sub):
     p.add_argument("--dtype", default=None, choices=list(DTYPE_NAMES),
                    help="default: bfloat16 on cuda, float32 elsewhere")
     p.add_argument("--batch", type=int, nargs="+", default=[1, 4, 16], help="prompts per call (one image each)")
-    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--steps", type=int, default=30, help="sampling steps per call")
     p.add_argument("--repeats", type=int, default=3, help="timed calls per batch (median reported)")
     p.add_argument("--warmup", type=int, default=1, help="untimed calls per batch first")
     p.add_argument("--baseline", action="store_true", help="also time the naive reference, alternating with ours")
@@ -25,7 +25,7 @@ def add_parser(sub):
     p.add_argument("--offload", choices=["model", "sequential"], default=None, help="CPU offload mode")
     p.add_argument("--compile", action="store_true", help="torch.compile the DiT")
     p.add_argument("--edit", action="store_true", help="editing calls (an input image per prompt, three CFG rows)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.set_defaults(func=run_bench_command)
 

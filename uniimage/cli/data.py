@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ..data.check import check_dataset
-from ..errors import DataError
-from ..data.factory import TYPES
+# The readers import torch: they load only when `data check` runs, so `uniimage --help` stays instant.
+TYPES = ("webdataset", "hf", "parquet", "jsonl")  # = data.factory.TYPES (a test keeps them equal)
 
 
 def add_parser(subparsers) -> None:
@@ -16,7 +15,7 @@ def add_parser(subparsers) -> None:
     sub.required = True
     check = sub.add_parser("check", help="decode every sample of a data set and count usable / skipped ones")
     check.add_argument("path", help="webdataset shards (dir, glob, braces), save_to_disk folder, parquet, or .jsonl")
-    check.add_argument("--type", default="auto", choices=("auto",) + TYPES)
+    check.add_argument("--type", default="auto", choices=("auto",) + TYPES, help="reader; auto guesses from the path")
     check.add_argument("--image-size", type=int, default=512, help="training size S (smaller images count as upscaled)")
     check.add_argument("--min-size", type=int, default=None, help="reject images whose short side is under this")
     check.add_argument("-v", "--verbose", action="store_true", help="log every skipped sample")
@@ -24,6 +23,9 @@ def add_parser(subparsers) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from ..data.check import check_dataset
+    from ..errors import DataError
+
     if args.image_size < 1:
         raise DataError(f"--image-size must be positive, got {args.image_size}")
     # Per-sample skip warnings only on request: the counts below are the report.

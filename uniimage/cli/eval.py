@@ -26,16 +26,17 @@ def _common(p: argparse.ArgumentParser, images_per_prompt: int | None, needs_out
         p.add_argument("--out", required=True, type=Path, help="output folder (reused: finished prompts are skipped)")
     p.add_argument("--limit", type=int, default=None, help=limit_help)
     if images_per_prompt is not None:  # None: the layout fixes it (TIIF-Bench: one image a prompt)
-        p.add_argument("--images-per-prompt", type=int, default=images_per_prompt)
+        p.add_argument("--images-per-prompt", type=int, default=images_per_prompt, help="samples per prompt")
     p.add_argument("--steps", type=int, default=30, help="denoising steps")
     p.add_argument("--guidance", type=float, default=4.5, help="text guidance scale")
-    p.add_argument("--negative-prompt", default="")
+    p.add_argument("--negative-prompt", default="", help="negative prompt for every sample")
     p.add_argument("--seed", type=int, default=0, help="base seed; each prompt's seed derives from it and its index")
     p.add_argument("--resolution", type=int, default=None, help="square output size in px (default: the model's)")
     p.add_argument("--batch-size", type=int, default=1, help="prompts per pipeline call")
     p.add_argument("--shard", default=None, help="i/n: sample every n-th prompt from the i-th (composes with accelerate)")
     p.add_argument("--device", default=None, help="default: the accelerate process's device, else cuda if present")
-    p.add_argument("--dtype", default="auto", choices=["auto", *DTYPE_NAMES])
+    p.add_argument("--dtype", default="auto", choices=["auto", *DTYPE_NAMES],
+                   help="weight dtype (auto: bfloat16 on CUDA, else float32)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -87,7 +88,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--prompts", type=Path, default=None,
                    help="prompt folder to check the question files against (default: the sampler's run record)")
     p.add_argument("--max-tokens", type=int, default=32, help="reply length cap (the verdict comes first)")
-    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--temperature", type=float, default=0.0, help="the judge's sampling temperature (0 = greedy)")
     p.add_argument("--max-retries", type=int, default=6, help="retries of a transient error, with exponential backoff")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     p.add_argument("--reask-unparsed", action="store_true", help="ask again where the cached reply was neither yes nor no")

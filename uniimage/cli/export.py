@@ -9,7 +9,7 @@ def add_parser(sub):
     p = sub.add_parser("export", help="write a training checkpoint as a full model (published layout)")
     p.add_argument("checkpoint", help="RUN_DIR/checkpoint-N, or RUN_DIR for its newest checkpoint")
     p.add_argument("out", help="new folder for the model (loadable with `uniimage generate --model OUT`)")
-    p.add_argument("--dtype", default="float32", choices=list(DTYPE_NAMES))
+    p.add_argument("--dtype", default="float32", choices=list(DTYPE_NAMES), help="dtype of the written weights")
     p.set_defaults(func=run_export)
 
 

@@ -1,31 +1,40 @@
-"""`uniimage generate`, `uniimage edit`, `uniimage describe`: the pipeline from the shell."""
+"""`uniimage generate`, `uniimage edit`, `uniimage describe`: the pipeline from the shell.
+
+Everything a user can get wrong (numbers, NaN included, prompts, sizes, files, output paths) is checked
+before the model loads, in one line of ours; torch and the model are imported only after that.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..errors import InputError
 from ..utils.dtypes import DTYPE_NAMES, torch_dtype
+from . import checks, outputs
 
 DEFAULT_MODEL = "demo"
 
 
 def add_model_args(p: argparse.ArgumentParser):
-    p.add_argument("--model", default=None, help=f"checkpoint folder, hub id or preset (default: {DEFAULT_MODEL}, else tiny)")
+    p.add_argument("--model", default=None,
+                   help=f"checkpoint folder, hub id or preset; unset: {DEFAULT_MODEL} (the shipped model), else tiny")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
-    p.add_argument("--dtype", default="float32", choices=list(DTYPE_NAMES))
+    p.add_argument("--dtype", default="float32", choices=list(DTYPE_NAMES), help="weight dtype")
 
 
 def add_sampling_args(p: argparse.ArgumentParser):
     p.add_argument("-n", "--num-images", type=int, default=1, help="images per prompt")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--guidance", type=float, default=4.5)
-    p.add_argument("--negative", default="", help="negative prompt")
-    p.add_argument("--sampler", default="dpm", choices=["dpm", "euler"])
-    p.add_argument("-o", "--output", default="outputs", help="a .png file (one image) or a folder")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same images)")
+    p.add_argument("--steps", type=int, default=30, help="sampling steps (more: finer, slower)")
+    p.add_argument("--guidance", type=float, default=4.5, help="text guidance scale (0 = unguided)")
+    p.add_argument("--negative", default="", help="negative prompt: what to steer away from")
+    p.add_argument("--sampler", default="dpm", choices=["dpm", "euler"], help="DPM-Solver++ (published) or flow Euler")
+    p.add_argument("--size", default=None, help="WIDTHxHEIGHT, e.g. 512x512 (unset: the model's native size)")
+    p.add_argument("--width", type=int, default=None, help="image width in px (unset: native)")
+    p.add_argument("--height", type=int, default=None, help="image height in px (unset: native)")
+    p.add_argument("-o", "--output", default="outputs",
+                   help="a .png/.jpg/.webp file (one image) or a folder (NNNN-prompt-slug.png + metadata.jsonl)")
 
 
 def add_parser(sub):
@@ -38,17 +47,17 @@ def add_parser(sub):
     p = sub.add_parser("edit", help="image(s) + instruction to image")
     p.add_argument("prompt", help="the instruction")
     p.add_argument("--image", action="append", required=True, help="input image (repeat for several)")
-    p.add_argument("--image-guidance", type=float, default=1.5)
+    p.add_argument("--image-guidance", type=float, default=1.5, help="how closely to keep the input image(s)")
     add_sampling_args(p)
     add_model_args(p)
     p.set_defaults(func=run_edit)
 
     p = sub.add_parser("describe", help="answer a question about an image (streams the answer)")
-    p.add_argument("image")
-    p.add_argument("question", nargs="?", default="Describe this image.")
-    p.add_argument("--max-new-tokens", type=int, default=256)
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
-    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("image", help="image file")
+    p.add_argument("question", nargs="?", default="Describe this image.", help="what to ask")
+    p.add_argument("--max-new-tokens", type=int, default=256, help="longest answer, in tokens")
+    p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature, 0-2 (0 = greedy)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass, (0, 1]")
     add_model_args(p)
     p.set_defaults(func=run_describe)
 
@@ -75,61 +84,66 @@ def load_pipeline(args, sampler: str = "dpm"):
     return pipe
 
 
-def output_paths(output: str, count: int) -> list[Path]:
-    out = Path(output)
-    if out.suffix.lower() == ".png":
-        if count != 1:
-            raise InputError(f"-o {output} names one file but {count} images will be made; give a folder")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        return [out]
-    if out.exists() and not out.is_dir():
-        raise InputError(f"-o {output} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    return [out / f"{i:04d}.png" for i in range(count)]
+def fit_prompts(pipe, prompts: list[str], command: str) -> list[str]:
+    """Prompts over the model's text budget are cut here, with one line of ours (not the tokenizer's warning)."""
+    processor = pipe.processor
+    tok, budget = processor.tokenizer, processor.max_text_tokens
+    fitted = []
+    for i, prompt in enumerate(prompts):
+        ids = tok(prompt, add_special_tokens=False, verbose=False)["input_ids"]
+        if len(ids) > budget:
+            which = f"prompt {i + 1}" if len(prompts) > 1 else "the prompt"
+            print(f"uniimage {command}: note: {which} is {len(ids)} tokens; the model reads the first {budget}",
+                  file=sys.stderr)
+            prompt = tok.decode(ids[:budget])
+        fitted.append(prompt)
+    return fitted
 
 
-def save_images(images, paths, metadata: list[dict]):
-    from PIL.PngImagePlugin import PngInfo
+def _generate(args, prompts, command: str, image_paths=None):
+    checks.prompts(prompts, "prompt" if command == "generate" else "instruction")
+    checks.sampling(args)
+    height, width = checks.size(args)
+    checks.model_ref(args.model)
+    paths, jsonl = outputs.plan(args.output, prompts, args.num_images)
+    outputs.check_writable(paths + ([jsonl] if jsonl else []))
+    image = None
+    if image_paths is not None:
+        from ..utils.images import load_image
 
-    for image, path, meta in zip(images, paths, metadata):
-        info = PngInfo()
-        for k, v in meta.items():
-            info.add_text(k, str(v))
-        image.save(path, pnginfo=info)
-        print(path)
+        image = [[load_image(p) for p in image_paths]]  # unreadable files fail here, before the model loads
 
-
-def _generate(args, prompts, image=None, image_guidance=1.5):
     import torch
 
     pipe = load_pipeline(args, args.sampler)
-    paths = output_paths(args.output, len(prompts) * args.num_images)
-    out = pipe(prompts, image=image, negative_prompt=args.negative, guidance_scale=args.guidance,
-               image_guidance_scale=image_guidance, num_inference_steps=args.steps,
-               num_images_per_prompt=args.num_images, generator=torch.Generator().manual_seed(args.seed))
+    out = pipe(fit_prompts(pipe, prompts, command), image=image, negative_prompt=args.negative,
+               guidance_scale=args.guidance, image_guidance_scale=getattr(args, "image_guidance", 1.5),
+               num_inference_steps=args.steps, num_images_per_prompt=args.num_images, height=height, width=width,
+               generator=torch.Generator().manual_seed(args.seed))
     meta = {"negative_prompt": args.negative, "seed": args.seed, "steps": args.steps, "guidance": args.guidance,
-            "sampler": args.sampler, "model": args.model, "software": "uniimage"}
-    if image is not None:
-        meta["image_guidance"] = image_guidance
+            "sampler": args.sampler, "model": args.model, "width": out.images[0].width,
+            "height": out.images[0].height, "software": "uniimage"}
+    if image_paths is not None:
+        meta["image_guidance"] = args.image_guidance
+        meta["images"] = [str(p) for p in image_paths]
     per_image = [dict(prompt=p, index=i, **meta) for p in prompts for i in range(args.num_images)]
-    save_images(out.images, paths, per_image)
+    outputs.save(out.images, paths, per_image, jsonl)
     return 0
 
 
 def run_generate(args):
-    return _generate(args, args.prompt)
+    return _generate(args, args.prompt, "generate")
 
 
 def run_edit(args):
-    from ..utils.images import load_image
-
-    images = [load_image(p) for p in args.image]
-    return _generate(args, [args.prompt], image=[images], image_guidance=args.image_guidance)
+    return _generate(args, [args.prompt], "edit", image_paths=args.image)
 
 
 def run_describe(args):
     from ..utils.images import load_image
 
+    checks.answering(args)
+    checks.model_ref(args.model)
     image = load_image(args.image)
     pipe = load_pipeline(args)
     sample = args.temperature > 0

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+# What `info` says about each shipped preset, written by `python -m uniimage.cli.info` from the meta-device
+# model (tests/cli keep it equal to a fresh computation): `info PRESET` answers without importing torch.
+SUMMARY_FILE = Path(__file__).resolve().parents[1] / "presets" / "info.json"
 
 
 def add_parser(sub):
@@ -32,7 +37,14 @@ def empty_model(ref: str):
     return model, components, folder
 
 
-def model_info(ref: str) -> dict:
+def model_info(ref: str, cached: bool = True) -> dict:
+    if cached and not Path(ref).exists():
+        from ..presets import preset_folder
+
+        folder = preset_folder(ref)
+        summary = json.loads(SUMMARY_FILE.read_text()).get(ref) if SUMMARY_FILE.is_file() and folder else None
+        if summary is not None:
+            return {"model": ref, "folder": str(folder), **summary}
     from ..models.summary import parameter_counts
 
     model, components, folder = empty_model(ref)
@@ -75,3 +87,19 @@ def run_download(args):
     path = download(args.repo_id, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.jinja", "*/*.json"], local_dir=args.to)
     print(path)
     return 0
+
+
+def write_preset_summaries() -> None:
+    from ..presets import PRESET_DIR
+
+    names = sorted(p.name for p in PRESET_DIR.iterdir() if (p / "config.json").is_file())
+    summary = {}
+    for name in names:
+        info = json.loads(json.dumps(model_info(name, cached=False), default=str))
+        summary[name] = {k: v for k, v in info.items() if k not in ("model", "folder")}
+    SUMMARY_FILE.write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"wrote {SUMMARY_FILE} ({', '.join(names)})")
+
+
+if __name__ == "__main__":
+    write_preset_summaries()

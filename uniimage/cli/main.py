@@ -25,9 +25,17 @@ COMMANDS = [
 ]
 
 
+class Parser(argparse.ArgumentParser):
+    """Every (sub)command's --help shows each option's default."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="uniimage", description="TBAC-UniImage: understand and draw with one model.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = Parser(prog="uniimage", description="TBAC-UniImage: understand and draw with one model.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for name in COMMANDS:
         importlib.import_module(f"uniimage.cli.{name}").add_parser(sub)

@@ -31,7 +31,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--inception-weights", default=None,
                    help="inception-2015-12-05.pt (TorchScript) or torch-fidelity's pt_inception-...pth")
     p.add_argument("--input-size", type=int, default=None, help="resize images to this square size (custom networks)")
-    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--batch-size", type=int, default=50, help="images per feature-network call")
     p.add_argument("--save-real-stats", type=Path, default=None,
                    help="save the reference side's mu/sigma as .npz, to pass instead of REAL_DIR next time")
     _output_args(p)
@@ -48,9 +48,9 @@ def add_parser(subparsers) -> None:
 
 
 def _output_args(p) -> None:
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", default=None, help="cpu, cuda ... (unset: cuda if there is one)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def _network(args):

@@ -22,25 +22,32 @@ def add_parser(subparsers) -> None:
         description="Serve one model: a Gradio page at /ui and an HTTP API under /v1 (OpenAPI at /docs), same port.",
     )
     p.add_argument("--model", required=True, help="preset name (e.g. tiny) or local model folder")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs --api-key)")
-    p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--api-key", default=os.environ.get("UNIIMAGE_API_KEY") or None,
-                   help="bearer token for the API and password of the UI (default: $UNIIMAGE_API_KEY)")
-    p.add_argument("--max-queue", type=_positive, default=16, help="requests waiting before 429 (default 16)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (any but loopback needs --api-key)")
+    p.add_argument("--port", type=int, default=7860, help="port")
+    # Read from the environment at run time, not as the default: --help would print the key.
+    p.add_argument("--api-key", default=None,
+                   help="bearer token for the API and password of the UI (unset: $UNIIMAGE_API_KEY, else none)")
+    p.add_argument("--max-queue", type=_positive, default=16, help="requests waiting before 429")
     p.add_argument("--max-batch", type=_positive, default=4, help="generation requests per pipeline call (1 = off)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds a request may take, queue included")
-    p.add_argument("--no-ui", action="store_true", help="API only")
+    p.add_argument("--no-ui", action="store_true", help="API only, no web page")
+    p.add_argument("--image-url-host", action="append", default=[], metavar="HOST",
+                   help="a host chat image URLs may be fetched from (repeat; default: none, only data URIs)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..serving.app import serve
     from ..serving.auth import check_bind
 
+    args.api_key = args.api_key or os.environ.get("UNIIMAGE_API_KEY") or None
     try:
         check_bind(args.host, args.api_key)
     except ValueError as e:
         raise InputError(str(e)) from e
+    from .checks import model_ref
+
+    model_ref(args.model)
+    from ..serving.app import serve  # FastAPI, Gradio, torch: only once the arguments are known to be good
     serve(
         args.model,
         host=args.host,
@@ -50,5 +57,6 @@ def run(args) -> int:
         max_batch=args.max_batch,
         timeout_s=args.timeout,
         ui=not args.no_ui,
+        image_url_hosts=tuple(args.image_url_host),
     )
     return 0

@@ -1,5 +1,6 @@
 """`uniimage train CONFIG.yaml [key=value ...] [--resume]`: one process, or many under torchrun /
-`accelerate launch` (each process runs this same command)."""
+`accelerate launch` (each process runs this same command).
+`uniimage convert-checkpoint RUN_DIR|RUN_DIR/checkpoint-N`: an older run's pickled state -> JSON + safetensors."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ def add_parser(sub):
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in output_dir (resume=auto)")
     p.set_defaults(func=run_train)
 
+    p = sub.add_parser("convert-checkpoint", help="rewrite an older training checkpoint's pickled state so it can be resumed")
+    p.add_argument("path", help="RUN_DIR (all its checkpoints) or RUN_DIR/checkpoint-N")
+    p.set_defaults(func=run_convert)
+
 
 def run_train(args) -> int:
     from ..training import Trainer, load_config
@@ -24,4 +29,16 @@ def run_train(args) -> int:
     result = trainer.train()
     if trainer.acc.is_main_process:
         print(f"trained to step {trainer.step}; checkpoints in {config.output_dir}; final loss {result.get('loss', float('nan')):.4f}")
+    return 0
+
+
+def run_convert(args) -> int:
+    from ..training.checkpointing import convert_run
+
+    for folder, written in convert_run(args.path).items():
+        if written:
+            print(f"{folder}: wrote {', '.join(f'{n}.json' for n in written)} (+ .safetensors); the .pt files are kept, "
+                  "never read again, and may be deleted")
+        else:
+            print(f"{folder}: already in the safe format")
     return 0

@@ -27,6 +27,7 @@ import torch
 from PIL import Image
 
 from ..data.transforms import to_tensor
+from ..pipelines.schedulers import load_noise_schedule
 from ..shapes.heldout import heldout_combinations
 from ..shapes.layout import place_objects
 from ..shapes.render import render_scene
@@ -51,7 +52,7 @@ def prompt_dependence(pipe, captions: list[str]) -> float:
 @torch.no_grad()
 def caption_losses(pipe, images: list[Image.Image], caption_sets: dict[str, list[str]], seed: int = 0) -> dict:
     """Flow-matching loss of the images under each set of captions, all with the same noise and timesteps."""
-    model, loss_fn = pipe.model, FlowMatchingLoss()
+    model, loss_fn = pipe.model, FlowMatchingLoss(schedule=load_noise_schedule(pipe.sources.noise_scheduler_dir))
     size = model.config.image_size
     x0 = model.encode_latents(torch.stack([to_tensor(im.resize((size, size))) for im in images]).to(pipe._execution_device))
     gen = torch.Generator().manual_seed(seed)

@@ -66,7 +66,9 @@ class QueryTokenEmbedding(nn.Embedding):
         vocab_emb = super().forward(ids.masked_fill(is_query, 0))
         if not bool(is_query.any()):
             return vocab_emb
-        query_emb = self.queries[(ids - self.num_embeddings).clamp(0, self.num_queries - 1)]
+        # An embedding lookup, not `queries[idx]`: indexing's backward accumulates the rows' gradients
+        # with atomic adds across CPU threads (a different sum order each run); embedding's does not.
+        query_emb = nn.functional.embedding((ids - self.num_embeddings).clamp(0, self.num_queries - 1), self.queries)
         return torch.where(is_query.unsqueeze(-1), query_emb.to(vocab_emb.dtype), vocab_emb)
 
     def extra_repr(self) -> str:

@@ -333,7 +333,8 @@ class UniImagePipeline(DiffusionPipeline):
     ) -> UniImagePipelineOutput:
         """Text (+ images) -> images. `prompt_embeds` etc. replace the MLLM pass (see `encode_conditions`);
         `latents` replace the seeded noise. `callback_on_step_end(pipe, i, t, kwargs)` gets the tensors named
-        in `callback_on_step_end_tensor_inputs` (of `_callback_tensor_inputs`) and may return new `latents`."""
+        in `callback_on_step_end_tensor_inputs` (of `_callback_tensor_inputs`) and may return new `latents`;
+        it may also set `pipe._interrupt` (the remaining steps are skipped) or raise to stop sampling."""
         if output_type not in ("pil", "np", "pt", "latent"):
             raise InputError(f"output_type must be 'pil', 'np', 'pt' or 'latent', got {output_type!r}")
         bad = [k for k in callback_on_step_end_tensor_inputs if k not in self._callback_tensor_inputs]
@@ -456,10 +457,11 @@ class UniImagePipeline(DiffusionPipeline):
 
     @torch.no_grad()
     def understand_ids(self, image, question: str, max_new_tokens: int = 128, do_sample: bool = False,
-                       temperature: float = 1.0, top_p: float = 1.0, history: list[dict] | None = None) -> torch.Tensor:
-        """The generated token ids (prompt excluded)."""
+                       temperature: float = 1.0, top_p: float = 1.0, history: list[dict] | None = None,
+                       streamer=None) -> torch.Tensor:
+        """The generated token ids (prompt excluded). `streamer`: a transformers streamer, fed in this thread."""
         kwargs = self._understanding_generate_kwargs(image, question, max_new_tokens, do_sample, temperature, top_p, history)
-        out = self.mllm.generate(**kwargs)
+        out = self.mllm.generate(**kwargs, streamer=streamer)
         return out[0, kwargs["input_ids"].shape[1]:]
 
     def understand(self, image, question: str, max_new_tokens: int = 128, do_sample: bool = False,

@@ -38,3 +38,15 @@ def load_sampler(scheduler_dir: Path, kind: str = "dpm"):
 def training_noise_schedule(num_train_timesteps: int = 1000, shift: float = 1.0) -> FlowMatchEulerDiscreteScheduler:
     """The published training schedule: flow-matching Euler over 1000 steps, shift 1."""
     return FlowMatchEulerDiscreteScheduler(num_train_timesteps=num_train_timesteps, shift=shift)
+
+
+def load_noise_schedule(noise_scheduler_dir: Path) -> FlowMatchEulerDiscreteScheduler:
+    """The training schedule as the published code builds it: FlowMatchEulerDiscreteScheduler from the
+    config in the checkpoint's `noise_scheduler_id` folder. The published folder holds SANA's
+    DPM-Solver sampler config, whose keys FlowMatchEuler does not take (its `flow_shift` is not
+    `shift`): that gives 1000 steps, shift 1. A folder holding a FlowMatchEuler config with another
+    shift (or step count) is honoured."""
+    try:
+        return FlowMatchEulerDiscreteScheduler.from_pretrained(noise_scheduler_dir)
+    except (OSError, ValueError, TypeError) as e:
+        raise CheckpointError(f"cannot read the training noise schedule in {noise_scheduler_dir}: {e}") from e

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 PRESET_DIR = Path(__file__).parent
 HUB_ALIASES = {"tbac-uniimage-3b": "TencentBAC/TBAC-UniImage-3B"}
 # Presets with no weights: `from_pretrained` builds them with seeded random weights.
@@ -18,8 +16,11 @@ def preset_folder(name: str) -> Path | None:
     return folder if (folder / "config.json").is_file() else None
 
 
-def build_preset(name: str, dtype: torch.dtype = torch.float32, empty: bool = False, seed: int = 0, **overrides):
+def build_preset(name: str, dtype=None, empty: bool = False, seed: int = 0, **overrides):
     """A preset's model from its configs: random (seeded) weights, or empty ones on the meta device."""
+    import torch  # here, not at the top: the CLI reads preset folders before (or without) torch
+
+    dtype = dtype or torch.float32
     from ..checkpoint.components import load_components
     from ..checkpoint.pretrained import build_processor, read_config
     from ..models.uniimage import UniImageModel
@@ -33,7 +34,7 @@ def build_preset(name: str, dtype: torch.dtype = torch.float32, empty: bool = Fa
     return model.eval(), processor, components
 
 
-def load_preset_or_checkpoint(ref: str, dtype: torch.dtype, **overrides):
+def load_preset_or_checkpoint(ref: str, dtype, **overrides):
     from ..checkpoint.pretrained import load_pretrained
 
     if ref in RANDOM_PRESETS and not Path(ref).exists():

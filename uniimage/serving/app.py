@@ -41,9 +41,11 @@ def create_app(
     timeout_s: float = 300.0,
     limits: Optional[Limits] = None,
     ui: bool = True,
+    image_url_hosts: tuple[str, ...] = (),
 ) -> FastAPI:
     limits = limits or default_limits(pipe)
-    service = Service(pipe, limits, max_queue=max_queue, max_batch=max_batch, timeout_s=timeout_s)
+    service = Service(pipe, limits, max_queue=max_queue, max_batch=max_batch, timeout_s=timeout_s,
+                      image_url_hosts=image_url_hosts)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -102,6 +104,7 @@ def serve(
     max_batch: int = 4,
     timeout_s: float = 300.0,
     ui: bool = True,
+    image_url_hosts: tuple[str, ...] = (),
 ) -> None:
     check_bind(host, api_key)  # refuse before spending minutes loading a model
     import uvicorn
@@ -110,5 +113,6 @@ def serve(
 
     log.info("loading %s", model)
     pipe = UniImagePipeline.from_pretrained(model)
-    app = create_app(pipe, api_key=api_key, max_queue=max_queue, max_batch=max_batch, timeout_s=timeout_s, ui=ui)
+    app = create_app(pipe, api_key=api_key, max_queue=max_queue, max_batch=max_batch, timeout_s=timeout_s, ui=ui,
+                     image_url_hosts=image_url_hosts)
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)

@@ -7,15 +7,15 @@ conversation, in order; earlier turns go along as text history.
 from __future__ import annotations
 
 import json
-import time
 import uuid
+from dataclasses import dataclass
 from typing import Optional
 
 from PIL import Image
 
-from .encode import decode_data_uri
+from .encode import decode_data_uri, fetch_image_url
 from .limits import LimitError, Limits
-from .schemas import ChatMessage
+from .schemas import ChatMessage, ChatRequest
 
 
 def _parts(message: ChatMessage):
@@ -36,7 +36,33 @@ def _parts(message: ChatMessage):
     return out
 
 
-def extract(messages: list[ChatMessage], limits: Limits) -> tuple[list[Image.Image], str, list[dict]]:
+def check_unsupported(body: ChatRequest) -> None:
+    """Fields OpenAI has and this model cannot honour: neutral values pass, anything else is a clear 400."""
+    def refuse(param, why):
+        raise LimitError(f"'{param}' {why}", param=param)
+
+    if body.n not in (None, 1):
+        refuse("n", f"must be 1: one answer per request (got {body.n}); send several requests for several answers")
+    for name in ("frequency_penalty", "presence_penalty"):
+        if getattr(body, name) not in (None, 0, 0.0):
+            refuse(name, "is not supported (only 0)")
+    if body.logprobs or body.top_logprobs:
+        refuse("logprobs" if body.logprobs else "top_logprobs", "is not supported")
+    if body.logit_bias:
+        refuse("logit_bias", "is not supported")
+    if body.tools or body.tool_choice not in (None, "none") or body.parallel_tool_calls:
+        refuse("tools", "are not supported: this model does not call tools")
+    if body.response_format not in (None, {"type": "text"}):
+        refuse("response_format", "is not supported: answers are plain text ({'type': 'text'})")
+    if body.modalities not in (None, ["text"]):
+        refuse("modalities", "must be ['text']: chat answers are text (draw with /v1/images/generations)")
+    if body.store:
+        refuse("store", "is not supported: this server keeps no conversations")
+    if body.reasoning_effort is not None:
+        refuse("reasoning_effort", "is not supported: this model does not reason before answering")
+
+
+def extract(messages: list[ChatMessage], limits: Limits, url_hosts: tuple[str, ...] = ()) -> tuple[list[Image.Image], str, list[dict]]:
     """-> (decoded images, question, earlier turns as text). Decoding is CPU work: run it off the event loop."""
     if len(messages) > limits.max_messages:
         raise LimitError(f"{len(messages)} messages, over the limit of {limits.max_messages}", param="messages")
@@ -54,9 +80,17 @@ def extract(messages: list[ChatMessage], limits: Limits) -> tuple[list[Image.Ima
     if not question:
         raise LimitError("the last user message has no text question", param="messages")
     # The model takes one set of images with the final question; earlier turns travel as text.
-    history = [{"role": m.role, "content": _text(ps)} for m, ps in zip(messages[:last], parts[:last]) if _text(ps)]
-    images = [decode_data_uri(uri, limits) for uri in uris]
+    # "developer" is OpenAI's newer name for the system turn.
+    history = [{"role": "system" if m.role == "developer" else m.role, "content": _text(ps)}
+               for m, ps in zip(messages[:last], parts[:last]) if _text(ps)]
+    images = [_image(uri, limits, url_hosts) for uri in uris]
     return images, question, history
+
+
+def _image(url: str, limits: Limits, url_hosts: tuple[str, ...]) -> Image.Image:
+    if isinstance(url, str) and url[:8].lower().startswith(("http://", "https://")):
+        return fetch_image_url(url, limits, url_hosts)
+    return decode_data_uri(url, limits)
 
 
 def _text(parts) -> str:
@@ -67,25 +101,43 @@ def completion_id() -> str:
     return "chatcmpl-" + uuid.uuid4().hex[:24]
 
 
-def completion(cid: str, model: str, text: str) -> dict:
+@dataclass(frozen=True)
+class Head:
+    """What every chunk of one completion repeats."""
+
+    id: str
+    model: str
+    created: int
+
+
+def completion(head: Head, answer) -> dict:
+    message = {"role": "assistant", "content": answer.text, "refusal": None}
     return {
-        "id": cid,
+        "id": head.id,
         "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "created": head.created,
+        "model": head.model,
+        "system_fingerprint": None,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": answer.finish_reason}],
+        "usage": answer.usage(),
     }
 
 
-def chunk_event(cid: str, model: str, delta: dict, finish: Optional[str] = None) -> str:
-    body = {
-        "id": cid,
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }
+def _chunk(head: Head, choices: list, **extra) -> str:
+    body = {"id": head.id, "object": "chat.completion.chunk", "created": head.created, "model": head.model,
+            "system_fingerprint": None, "choices": choices, **extra}
     return f"data: {json.dumps(body)}\n\n"
+
+
+def chunk_event(head: Head, delta: dict, finish: Optional[str] = None, with_usage: bool = False) -> str:
+    """One delta; with `stream_options.include_usage` every chunk carries "usage": null, as OpenAI's do."""
+    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+    return _chunk(head, [choice], **({"usage": None} if with_usage else {}))
+
+
+def usage_event(head: Head, usage: dict) -> str:
+    """The last chunk before [DONE] when usage was asked for: no choices, the totals."""
+    return _chunk(head, [], usage=usage)
 
 
 def error_event(message: str, kind: str) -> str:

@@ -24,20 +24,32 @@ def error_response(status: int, message: str, *, kind: str = "invalid_request_er
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _where(err) -> str:
+    return ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+
+
 def _describe(errors) -> str:
     parts = []
     for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
-        where = ".".join(loc) or "body"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        if err.get("type") == "extra_forbidden":
+            parts.append(f"unknown field {_where(err)!r} (this server's fields: docs/serving.md)")
+        else:
+            parts.append(f"{_where(err)}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
 
 
+# pydantic error type -> OpenAI's error code
+_CODES = {"extra_forbidden": "unknown_parameter", "missing": "missing_required_parameter"}
+
+
 async def on_validation(request: Request, exc: RequestValidationError):
+    """OpenAI answers malformed requests with 400 invalid_request_error, naming the parameter."""
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(400, "request body is not valid JSON", code="invalid_json")
-    return error_response(422, _describe(errors), code="invalid_fields")
+    first = errors[0] if errors else {}
+    return error_response(400, _describe(errors), param=_where(first) if errors else None,
+                          code=_CODES.get(first.get("type"), "invalid_value"))
 
 
 async def on_limit(request: Request, exc: LimitError):
@@ -62,8 +74,12 @@ async def on_cancelled(request: Request, exc: JobCancelled):
     return error_response(499, str(exc), kind="cancelled", code="client_closed")  # nobody is listening
 
 
+_HTTP_CODES = {401: "invalid_api_key", 404: "not_found", 405: "method_not_allowed"}
+
+
 async def on_http(request: Request, exc: StarletteHTTPException):
-    return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+    return error_response(exc.status_code, str(exc.detail), code=_HTTP_CODES.get(exc.status_code),
+                          headers=getattr(exc, "headers", None))
 
 
 async def on_unexpected(request: Request, exc: Exception):

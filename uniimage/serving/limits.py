@@ -23,7 +23,7 @@ class LimitError(InputError):
 @dataclass(frozen=True)
 class Limits:
     max_prompt_chars: int = 2000
-    max_n: int = 4
+    max_n: int = 10  # OpenAI's range is 1-10
     min_steps: int = 1
     max_steps: int = 100
     max_guidance: float = 30.0
@@ -122,3 +122,17 @@ def check_max_tokens(value: int | None, limits: Limits) -> int:
             param="max_tokens",
         )
     return value
+
+
+MAX_STOPS = 4
+
+
+def check_stop(stop, limits: Limits) -> tuple[str, ...]:
+    """OpenAI's `stop`: one string or up to 4."""
+    stops = [stop] if isinstance(stop, str) else list(stop or [])
+    if len(stops) > MAX_STOPS:
+        raise LimitError(f"'stop' takes at most {MAX_STOPS} strings, got {len(stops)}", param="stop")
+    for s in stops:
+        if not s or len(s) > limits.max_prompt_chars:
+            raise LimitError("each 'stop' string must be non-empty and within max_prompt_chars", param="stop")
+    return tuple(stops)

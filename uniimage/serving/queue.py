@@ -145,17 +145,19 @@ class WorkQueue:
     def _run(self, batch: list[Job]) -> None:
         t0 = time.monotonic()
         try:
-            results = batch[0].runner(batch)
+            results, error = batch[0].runner(batch), None
         except BaseException as e:  # the worker must survive anything a request does
-            for job in batch:
-                job.future.set_exception(e)
-        else:
-            for job, result in zip(batch, results):
-                job.future.set_result(result)
+            results, error = None, e
+        # Count before settling: a client that has its answer must also see it in the counts.
         elapsed = time.monotonic() - t0
         self._batch_seconds = 0.8 * self._batch_seconds + 0.2 * elapsed
         self.batches_run += 1
         self.jobs_run += len(batch)
+        for i, job in enumerate(batch):
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(results[i])
 
     def _loop(self) -> None:
         while True:

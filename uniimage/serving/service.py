@@ -14,14 +14,18 @@ from PIL import Image
 
 from . import limits as L
 from .queue import Job, JobCancelled, JobTimeout, WorkQueue
+from .files import FileStore
+from .openai_images import default_steps, partial_steps
 from .runner import ChatWork, ImageWork, run_chat, run_images
 
 MAX_SEED = 2**63 - 1
 
 
 class Service:
-    def __init__(self, pipe, limits: L.Limits, max_queue: int = 16, max_batch: int = 4, timeout_s: float = 300.0):
+    def __init__(self, pipe, limits: L.Limits, max_queue: int = 16, max_batch: int = 4, timeout_s: float = 300.0,
+                 image_url_hosts: tuple[str, ...] = ()):
         self.pipe = pipe
+        self.image_url_hosts = tuple(h.lower() for h in image_url_hosts)  # hosts chat image URLs may come from
         self.model_id = str(getattr(pipe, "name_or_path", "uniimage"))
         self.limits = limits
         self.timeout_s = timeout_s
@@ -29,6 +33,7 @@ class Service:
         self.started = int(time.time())
         self._run_images = run_images(pipe)
         self._run_chat = run_chat(pipe)
+        self.files = FileStore()  # images handed out by URL
 
     # -- building jobs -----------------------------------------------------------------------------
     def image_job(
@@ -43,6 +48,8 @@ class Service:
         guidance_scale: Optional[float] = None,
         images: Optional[list[Image.Image]] = None,
         image_guidance_scale: Optional[float] = None,
+        partial_images: int = 0,
+        on_partial: Optional[Callable] = None,
     ) -> Job:
         lim = self.limits
         height, width = L.parse_size(size, lim)
@@ -52,14 +59,16 @@ class Service:
             n=L.check_n(n, lim),
             height=height,
             width=width,
-            steps=L.check_steps(min(30, lim.max_steps) if steps is None else steps, lim),
+            steps=L.check_steps(default_steps(lim) if steps is None else steps, lim),
             guidance_scale=L.check_guidance(4.5 if guidance_scale is None else guidance_scale, lim, "guidance_scale"),
             seed=self.pick_seed(seed),
             images=images,
             image_guidance_scale=L.check_guidance(
                 1.5 if image_guidance_scale is None else image_guidance_scale, lim, "image_guidance_scale"
             ),
+            on_partial=on_partial,
         )
+        work.partial_steps = partial_steps(work.steps, partial_images) if on_partial is not None else ()
         return Job(self._run_images, work, key=work.batch_key(), timeout_s=self.timeout_s)
 
     def chat_job(
@@ -72,6 +81,8 @@ class Service:
         top_p: Optional[float] = None,
         sink: Optional[Callable] = None,
         history: Optional[list[dict]] = None,
+        stop: Optional[list[str] | str] = None,
+        seed: Optional[int] = None,
     ) -> Job:
         if temperature is not None and not 0.0 <= temperature <= 2.0:
             raise L.LimitError(f"'temperature' must be between 0 and 2, got {temperature}", param="temperature")
@@ -88,6 +99,8 @@ class Service:
             top_p=top_p if (sample and top_p is not None) else 1.0,
             sink=sink,
             history=self._check_history(history or []),
+            stop=L.check_stop(stop, self.limits),
+            seed=None if seed is None else self.pick_seed(seed),
         )
         return Job(self._run_chat, work, timeout_s=self.timeout_s)
 
@@ -137,7 +150,7 @@ class Service:
             if on_progress is not None:
                 on_progress(job)
 
-    def health(self) -> dict:
+    def status(self) -> dict:
         return {
             "status": "ok",
             "model": self.model_id,

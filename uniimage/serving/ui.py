@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue as stdqueue
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -21,6 +22,7 @@ NEGATIVE_PRESETS = {
     "text and watermarks": "text, watermark, signature, logo, caption",
 }
 
+PREVIEWS = 3  # previews per image while it forms, as OpenAI's partial_images allows at most
 EMPTY_ANSWER = "(the model answered with whitespace only)"
 USER_ERRORS = (InputError, QueueFull, JobTimeout, JobCancelled)
 
@@ -61,25 +63,81 @@ def _gallery_paths(items) -> list[str]:
     return [item[0] if isinstance(item, (tuple, list)) else item for item in (items or [])]
 
 
-def _run_image_job(service: Service, make_job, progress: gr.Progress):
+class Running:
+    """The image job each browser session has in flight, so its Cancel button can stop it."""
+
+    def __init__(self):
+        self._jobs: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def start(self, session: str, job) -> None:
+        with self._lock:
+            self._jobs[session] = job
+
+    def finish(self, session: str, job) -> None:
+        with self._lock:
+            if self._jobs.get(session) is job:
+                del self._jobs[session]
+
+    def cancel(self, session: str) -> bool:
+        with self._lock:
+            job = self._jobs.pop(session, None)
+        if job is None:
+            return False
+        job.cancel()  # a queued job leaves the queue; a running one stops at its next step
+        return True
+
+
+def _stream_image_job(service: Service, make_job, session: str, running: Running):
+    """Yields (gallery, seed, status) while the job runs: previews decoded from the sampler's estimate of
+    the clean image, then the final images. Cancel (or the page going away) cancels the job."""
+    previews: stdqueue.Queue = stdqueue.Queue()
     try:
-        job = service.submit(make_job())
+        job = service.submit(make_job(lambda i, k, img: previews.put((i, k, img))))
     except USER_ERRORS as e:
         raise gr.Error(str(e)) from e
-
-    def report(j):
-        step, total = j.progress
-        if total:
-            progress((step, total), desc="sampling", unit="steps")
-        else:
-            progress(0.0, desc=f"queued ({service.queue.depth()} waiting)")
-
+    running.start(session, job)
+    shown: dict[int, object] = {}
+    said = None
     try:
-        images = service.wait_blocking(job, on_progress=report)
-    except USER_ERRORS as e:
-        raise gr.Error(str(e)) from e
-    seed = job.payload.seed
-    return images, seed, f"Done: {len(images)} image(s), seed {seed}"
+        while not job.future.done():
+            if job.expired():
+                job.cancel()
+                raise gr.Error(f"the request took longer than the server timeout of {service.timeout_s:g} s")
+            try:
+                i, k, img = previews.get(timeout=0.1)
+                shown[i] = img
+                yield [shown[j] for j in sorted(shown)], None, f"Preview {k + 1} of {PREVIEWS} (step {job.progress[0]} of {job.progress[1]})"
+                continue
+            except stdqueue.Empty:
+                pass
+            step, total = job.progress
+            text = f"Sampling: step {step} of {total}" if total else f"Queued ({service.queue.depth()} waiting)"
+            if text != said and not shown:
+                said = text
+                yield gr.skip(), None, text
+        if job.future.cancelled() or isinstance(job.future.exception(), JobCancelled):
+            yield gr.skip(), None, "Cancelled"
+            return
+        try:
+            images = job.future.result()
+        except USER_ERRORS as e:
+            raise gr.Error(str(e)) from e
+        seed = job.payload.seed
+        yield images, seed, f"Done: {len(images)} image(s), seed {seed}"
+    finally:
+        running.finish(session, job)
+        job.cancel()  # no-op once finished; stops the work when Gradio closes this generator early
+
+
+def _cancel_button(prefix: str, running: Running, events):
+    button = gr.Button("Cancel", variant="stop", elem_id=f"{prefix}-cancel")
+
+    def cancel(request: gr.Request):
+        running.cancel(request.session_hash)
+
+    button.click(cancel, None, None, cancels=events, queue=False)
+    return button
 
 
 def _seed_controls(service: Service):
@@ -109,51 +167,60 @@ def _outputs(prefix: str):
     return gallery, used, status
 
 
-def _generate_tab(service: Service):
+def _generate_tab(service: Service, running: Running):
     prompt = gr.Textbox(label="Prompt", lines=2, max_length=service.limits.max_prompt_chars, elem_id="gen-prompt")
     with gr.Row():
         preset = gr.Dropdown(list(NEGATIVE_PRESETS), value="low quality", label="Negative preset")
         extra = gr.Textbox(label="Extra negative prompt", max_length=service.limits.max_prompt_chars)
     seed, randomize = _seed_controls(service)
     steps, guidance, _, count, size = _sampling_controls(service, edit=False)
-    button = gr.Button("Generate", variant="primary", elem_id="gen-button")
+    with gr.Row():
+        button = gr.Button("Generate", variant="primary", elem_id="gen-button")
+        cancel_slot = gr.Column(scale=0, min_width=120)
     gallery, used, status = _outputs("gen")
 
-    def generate(prompt, preset, extra, seed, randomize, steps, guidance, count, size, progress=gr.Progress()):
-        make = lambda: service.image_job(  # noqa: E731
+    def generate(prompt, preset, extra, seed, randomize, steps, guidance, count, size, request: gr.Request):
+        make = lambda on_partial: service.image_job(  # noqa: E731
             prompt, n=int(count), size=size, negative_prompt=_negative(preset, extra),
             seed=None if randomize else int(seed or 0), steps=int(steps), guidance_scale=float(guidance),
+            partial_images=PREVIEWS, on_partial=on_partial,
         )
-        return _run_image_job(service, make, progress)
+        yield from _stream_image_job(service, make, request.session_hash, running)
 
     inputs = [prompt, preset, extra, seed, randomize, steps, guidance, count, size]
-    button.click(generate, inputs, [gallery, used, status])
-    prompt.submit(generate, inputs, [gallery, used, status])
+    events = [button.click(generate, inputs, [gallery, used, status]), prompt.submit(generate, inputs, [gallery, used, status])]
+    with cancel_slot:
+        _cancel_button("gen", running, events)
 
 
-def _edit_tab(service: Service):
+def _edit_tab(service: Service, running: Running):
     sources = gr.Gallery(label=f"Input images (1-{service.limits.max_images_per_edit})", type="filepath",
                          interactive=True, file_types=["image"], columns=4, elem_id="edit-inputs")
     prompt = gr.Textbox(label="Instruction", lines=2, max_length=service.limits.max_prompt_chars, elem_id="edit-prompt")
     seed, randomize = _seed_controls(service)
     steps, guidance, image_guidance, count, size = _sampling_controls(service, edit=True)
-    button = gr.Button("Edit", variant="primary", elem_id="edit-button")
+    with gr.Row():
+        button = gr.Button("Edit", variant="primary", elem_id="edit-button")
+        cancel_slot = gr.Column(scale=0, min_width=120)
     gallery, used, status = _outputs("edit")
 
-    def edit(items, prompt, seed, randomize, steps, guidance, image_guidance, count, size, progress=gr.Progress()):
-        def make():
+    def edit(items, prompt, seed, randomize, steps, guidance, image_guidance, count, size, request: gr.Request):
+        def make(on_partial):
             paths = _gallery_paths(items)
             check_image_count(len(paths), service.limits)
             images = [_read_upload(p, service) for p in paths]
             return service.image_job(
                 prompt, n=int(count), size=size, seed=None if randomize else int(seed or 0), steps=int(steps),
                 guidance_scale=float(guidance), images=images, image_guidance_scale=float(image_guidance),
+                partial_images=PREVIEWS, on_partial=on_partial,
             )
 
-        return _run_image_job(service, make, progress)
+        yield from _stream_image_job(service, make, request.session_hash, running)
 
-    button.click(edit, [sources, prompt, seed, randomize, steps, guidance, image_guidance, count, size],
-                 [gallery, used, status])
+    event = button.click(edit, [sources, prompt, seed, randomize, steps, guidance, image_guidance, count, size],
+                         [gallery, used, status])
+    with cancel_slot:
+        _cancel_button("edit", running, [event])
 
 
 def _understand_tab(service: Service):
@@ -217,10 +284,11 @@ def _understand_tab(service: Service):
 def build_ui(service: Service) -> gr.Blocks:
     with gr.Blocks(title="uniimage", analytics_enabled=False) as demo:
         gr.Markdown(f"## uniimage: `{service.model_id}`: generate, edit and understand images")
+        running = Running()
         with gr.Tab("Generate", id="generate"):
-            _generate_tab(service)
+            _generate_tab(service, running)
         with gr.Tab("Edit", id="edit"):
-            _edit_tab(service)
+            _edit_tab(service, running)
         with gr.Tab("Understand", id="understand"):
             _understand_tab(service)
     # Gradio's own queue feeds ours; allow a few in flight so UI requests can share a batch.

@@ -1,6 +1,7 @@
 """THE training loss: rectified flow, as published (REFERENCE.md section 5).
 
-    t      ~ uniform over the 1000 discrete timesteps of FlowMatchEuler (shift 1)
+    t      ~ uniform over the 1000 discrete timesteps of FlowMatchEuler (shift 1; the trainer reads the
+             schedule from the checkpoint's noise-scheduler folder, as the published code does)
     sigma  = schedule.sigmas[t]
     x_t    = (1 - sigma) * x0 + sigma * noise
     target = noise - x0
@@ -33,9 +34,13 @@ class NoisedBatch:
 
 
 class FlowMatchingLoss:
-    def __init__(self, config: LossConfig = LossConfig(), num_train_timesteps: int = 1000):
+    """`schedule`: the checkpoint's training noise schedule (schedulers.load_noise_schedule); default
+    the published one (1000 steps, shift 1)."""
+
+    def __init__(self, config: LossConfig = LossConfig(), num_train_timesteps: int = 1000, schedule=None):
         self.config = config
-        schedule = training_noise_schedule(num_train_timesteps)
+        schedule = schedule or training_noise_schedule(num_train_timesteps)
+        num_train_timesteps = schedule.config.num_train_timesteps
         # One sigma per timestep (diffusers may append a terminal 0 to the sampling sigmas; never a training one).
         self.timesteps, self.sigmas = schedule.timesteps.float(), schedule.sigmas[:num_train_timesteps].float()
         self.n = num_train_timesteps

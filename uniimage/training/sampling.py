@@ -33,7 +33,9 @@ def sample_grid(model, processor, components, cfg: EvalConfig, output_dir: Path)
     if not requests:
         return None
     pipe = UniImagePipeline.from_model(model, processor, load_sampler(components.scheduler_dir), components)
-    was_training = model.training
+    # Every module's own mode comes back afterwards (the VAE stays in eval mode while the rest trains):
+    # a run that sampled must go on exactly like one resumed after the sample.
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
         rows = []
@@ -44,7 +46,8 @@ def sample_grid(model, processor, components, cfg: EvalConfig, output_dir: Path)
             source = image.resize(out.size) if image is not None else Image.new("RGB", out.size)
             rows.append((source, out))
     finally:
-        model.train(was_training)
+        for m, training in modes:
+            m.training = training
     w, h = rows[0][1].size
     grid = Image.new("RGB", (2 * w, h * len(rows)))
     for r, (source, out) in enumerate(rows):

@@ -22,6 +22,7 @@ from accelerate.utils import DistributedDataParallelKwargs, DistributedType, set
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError
+from ..pipelines.schedulers import load_noise_schedule
 from ..utils.dtypes import torch_dtype
 from . import checkpointing as ckpt
 from .config import TrainConfig, config_differences, fingerprint, load_config
@@ -71,7 +72,7 @@ class Trainer:
         set_seed(config.seed)
         self._build_model()
         self._build_data()
-        self.loss_fn = FlowMatchingLoss(config.loss)
+        self.loss_fn = FlowMatchingLoss(config.loss, schedule=load_noise_schedule(self.components.noise_scheduler_dir))
         self.step, self.samples = 0, 0
         if self.resume_from is not None:
             self._restore(self.resume_from)
@@ -308,12 +309,12 @@ class Trainer:
         with torch.no_grad():
             for name, tensor in weights.items():
                 params[name].copy_(tensor)
-        self.optimizer.load_state_dict(ckpt.load_part(folder, f"optimizer/rank-{self.rank}.pt" if self.sharded else "optimizer.pt"))
-        self.scheduler.load_state_dict(ckpt.load_part(folder, "scheduler.pt"))
-        self.batches.load_state_dict(ckpt.load_part(folder, f"data/rank-{self.rank}.pt"))
-        ckpt.set_rng_state(ckpt.load_part(folder, f"rng/rank-{self.rank}.pt"))
+        self.optimizer.load_state_dict(ckpt.load_part(folder, f"optimizer/rank-{self.rank}.pt" if self.sharded else "optimizer"))
+        self.scheduler.load_state_dict(ckpt.load_part(folder, "scheduler"))
+        self.batches.load_state_dict(ckpt.load_part(folder, f"data/rank-{self.rank}"))
+        ckpt.set_rng_state(ckpt.load_part(folder, f"rng/rank-{self.rank}"))
         if self.rehearsal is not None:
-            self.rehearsal.load_state_dict(ckpt.load_part(folder, f"rehearsal/rank-{self.rank}.pt"))
+            self.rehearsal.load_state_dict(ckpt.load_part(folder, f"rehearsal/rank-{self.rank}"))
         self.step, self.samples = int(state["step"]), int(state["samples"])
         if self.acc.is_main_process:
             log.info("resumed from %s at step %d", folder, self.step)
