@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from uniimage.benchmarking import BenchSettings, format_table, load_bench_pipeline, run_bench
-from uniimage.benchmarking.bench import PROMPTS
+from uniimage.perf import BenchSettings, format_table, load_bench_pipeline, run_bench
+from uniimage.perf.bench import PROMPTS
 
 GiB = 2**30
 
@@ -28,13 +28,13 @@ def stage_plain(pipe, base, steps):
 
 
 def stage_model_offload(pipe, base, steps):
-    pipe.to("cpu").enable_model_cpu_offload(base.device)
+    pipe.to("cpu").enable_model_cpu_offload(device=base.device)
     torch.cuda.empty_cache()
     return run_bench(replace(base, batches=[1, 4], steps=steps, offload="model"), pipe)
 
 
 def stage_sequential_offload(pipe, base, steps):
-    pipe.to("cpu").enable_sequential_cpu_offload(base.device)
+    pipe.to("cpu").enable_sequential_cpu_offload(device=base.device)
     torch.cuda.empty_cache()
     return run_bench(replace(base, batches=[1], steps=min(steps, 4), repeats=1, offload="sequential"), pipe)
 

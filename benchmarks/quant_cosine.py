@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from uniimage.benchmarking.bench import PROMPTS, BenchSettings, load_bench_pipeline
+from uniimage.perf.bench import PROMPTS, BenchSettings, load_bench_pipeline
 
 
 @torch.no_grad()

@@ -72,7 +72,7 @@ def main(argv=None) -> int:
             cmd += ["--steps", str(args.steps)] if args.steps else []
             cmd += ["--batch", str(args.batch)] if args.batch else []
             run = subprocess.run(cmd, capture_output=True, text=True)
-            line = next((l for l in run.stdout.splitlines() if l.startswith("RESULT ")), None)
+            line = next((out for out in run.stdout.splitlines() if out.startswith("RESULT ")), None)
             if line is None:
                 print(f"{preset:<7} {str(gc):<9} failed:\n{run.stderr[-2000:]}")
                 continue

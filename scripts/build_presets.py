@@ -15,7 +15,7 @@ from pathlib import Path
 
 from transformers import Qwen2_5_VLConfig
 
-from uniimage.tokenization import SPECIAL_TOKENS, train_bpe_tokenizer
+from uniimage.demo.tokenizer import SPECIAL_TOKENS, train_bpe_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ROOT / "uniimage" / "presets"

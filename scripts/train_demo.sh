@@ -21,7 +21,7 @@ mkdir -p "$RUNS"
 
 if [ -n "${BASES_FROM:-}" ]; then
   for step in bases sana data; do
-    "$PY" -m uniimage.demo.stage0 "$step" --from "$BASES_FROM" --out "$BASE" --threads "$THREADS" > "$RUNS/stage0-$step.log" 2>&1
+    "$PY" -m uniimage.cli.demo_stage0 "$step" --from "$BASES_FROM" --out "$BASE" --threads "$THREADS" > "$RUNS/stage0-$step.log" 2>&1
   done
 elif [ -z "${SKIP_STAGE0:-}" ]; then
   scripts/train_demo_stage0.sh
@@ -29,15 +29,15 @@ fi
 # Stage 1/3 text-to-image scenes: 40000 training-split scenes at 64 px (stage 0's 6000 trained the VLM;
 # more distinct scenes for the DiT's 192k samples).
 if [ ! -f "$BASE/data-t2i/train.jsonl" ]; then
-  nice -n 5 "$PY" -m uniimage.shapes.dataset --out "$BASE/data-t2i" --split train --n-t2i 40000 --n-edit 0 \
+  nice -n 5 "$PY" -m uniimage.cli.shapes_data --out "$BASE/data-t2i" --split train --n-t2i 40000 --n-edit 0 \
     --n-vqa 0 --image-size 64 --seed 3 --formats jsonl > "$RUNS/data-t2i.log" 2>&1
 fi
 if [ ! -f "$BASE/data-t2i/train_described.jsonl" ]; then  # stage 1b: the same scenes, fully described
-  "$PY" -m uniimage.demo.describe "$BASE/data-t2i/train.jsonl" "$BASE/data-t2i/train_described.jsonl"
+  "$PY" -m uniimage.cli.demo_describe "$BASE/data-t2i/train.jsonl" "$BASE/data-t2i/train_described.jsonl"
 fi
 # Stage 2/3 editing pairs: 8000 training-split edits at 64 px (stage 0 renders none).
 if [ ! -f "$BASE/data-edit/train.jsonl" ]; then
-  nice -n 5 "$PY" -m uniimage.shapes.dataset --out "$BASE/data-edit" --split train --n-t2i 0 --n-edit 8000 \
+  nice -n 5 "$PY" -m uniimage.cli.shapes_data --out "$BASE/data-edit" --split train --n-t2i 0 --n-edit 8000 \
     --n-vqa 0 --image-size 64 --seed 1 --formats jsonl > "$RUNS/data-edit.log" 2>&1
 fi
 

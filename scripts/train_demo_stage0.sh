@@ -11,7 +11,7 @@ OUT="${OUT:-build/demo-base}"
 VLM_PHASES="${VLM_PHASES:-1300 1200 1500}"  # steps of 16 per phase; phase k uses seed k-1
 mkdir -p "$OUT"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0
-stage0() { nice -n 10 "$PY" -m uniimage.demo.stage0 "$@" --out "$OUT" --threads 1; }
+stage0() { nice -n 10 "$PY" -m uniimage.cli.demo_stage0 "$@" --out "$OUT" --threads 1; }
 
 stage0 data > "$OUT/data.log" 2>&1
 phase=0

@@ -15,3 +15,15 @@ class CheckpointError(UniImageError):
 
 class InputError(UniImageError, ValueError):
     """A call argument (prompt, steps, guidance, counts...) is out of range."""
+
+
+class DataError(UniImageError):
+    """A dataset path is missing, of an unknown kind, or holds no usable samples; the message names the path."""
+
+
+class WeightsUnavailableError(UniImageError):
+    """A metric network's weights are neither given nor cached, and cannot be downloaded here."""
+
+
+class ImageFolderError(InputError):
+    """An image folder is missing, empty or holds too few images for the metric."""

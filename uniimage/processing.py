@@ -93,7 +93,8 @@ class UniImageProcessor:
         return out["pixel_values"], out["image_grid_thw"]
 
     def _expand_image_pads(self, texts: list[str], grid_thw) -> list[str]:
-        """Each placeholder becomes as many pad tokens as the image has merged patches."""
+        """Each placeholder becomes as many pad tokens as the image has merged patches. (Qwen2_5_VLProcessor
+        expands only while it preprocesses the images itself; here rows share images preprocessed once.)"""
         if grid_thw is None:
             return texts
         merge = self.image_processor.merge_size ** 2

@@ -1,7 +1,6 @@
 """Checkpoint I/O: published layout, round trips, and every way a checkpoint can be wrong."""
 
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -93,7 +92,7 @@ def test_metaquery_model_type_is_accepted_and_architectures_ignored(tmp_path):
     config["model_type"] = "metaquery"
     config["architectures"] = ["SomethingElse"]
     (ckpt / "config.json").write_text(json.dumps(config))
-    assert UniImagePipeline.from_pretrained(ckpt).config.model_type == "metaquery"
+    assert UniImagePipeline.from_pretrained(ckpt).model.config.model_type == "metaquery"
 
 
 def test_missing_checkpoint_path():
@@ -175,7 +174,7 @@ def test_overrides_point_at_other_component_folders(tmp_path):
     pipe = UniImagePipeline.from_pretrained(ckpt, mllm_id=str(moved / "Qwen2.5-VL-tiny"), diffusion_model_id=str(moved / "Sana-tiny"),
                                             vae_id=str(moved / "Sana-tiny"), scheduler_id=str(moved / "Sana-tiny"),
                                             noise_scheduler_id=str(moved / "Sana-tiny"))
-    assert pipe.config.mllm_id.endswith("Qwen2.5-VL-tiny")
+    assert pipe.model.config.mllm_id.endswith("Qwen2.5-VL-tiny")
 
 
 def test_loading_never_initialises_real_tensors(saved_tiny, monkeypatch):

@@ -58,7 +58,7 @@ def test_from_components_model_saves_and_generates(base_folders, tmp_path):
 
 
 def test_euler_sampler_option(tiny_pipe):
-    euler = load_sampler(tiny_pipe.components.scheduler_dir, "euler")
+    euler = load_sampler(tiny_pipe.sources.scheduler_dir, "euler")
     euler.set_timesteps(4)
     torch.testing.assert_close(euler.sigmas[:-1], _shifted(torch.linspace(1, 0.25, 4), 3.0), atol=1e-6, rtol=0)
     dpm = tiny_pipe.scheduler

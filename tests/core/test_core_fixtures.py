@@ -1,4 +1,4 @@
-"""Compatibility with the original implementation: every golden fixture (tbac-tiny-*) in ../shared/fixtures,
+"""Compatibility with the original implementation: every golden fixture (tbac-tiny-*; tests/fixtures and UNIIMAGE_FIXTURES),
 loaded through from_pretrained with config overrides pointing at its base folders, reproduces the
 conditioning, latents, images and understanding tokens it recorded. Nothing here knows a fixture's sizes."""
 
@@ -9,11 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from golden import fixture_dirs
+from golden import first_fixture, fixture_dirs
 
+first_fixture()  # a clear failure when none is found
 FIXTURES = fixture_dirs()
-if not FIXTURES:
-    pytest.fail("no golden fixtures found beside the checkout (../shared/fixtures/tbac-tiny-*)", pytrace=False)
 
 
 def load(fixture):

@@ -56,7 +56,7 @@ def test_mllm_runs_only_as_deep_as_the_mapping_needs(tiny_pipe, ladder, layers, 
 
 
 def test_ladder_states_equal_the_full_forward_hidden_states(tiny_pipe):
-    """The early-exit capture returns exactly transformers' output_hidden_states at the mapped indices."""
+    """The early-exit loop returns exactly transformers' output_hidden_states at the mapped indices."""
     model = tiny_pipe.model
     inputs = tiny_pipe.processor.generation_inputs(["two green triangles", ""], [[], []])
     with torch.no_grad():

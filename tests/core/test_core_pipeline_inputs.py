@@ -31,8 +31,8 @@ def test_output_types(tiny_pipe):
     assert run(tiny_pipe, output_type="np").shape == (1, h, w, 3)
     pil = run(tiny_pipe, output_type="pil")
     assert isinstance(pil[0], Image.Image) and pil[0].size == (w, h)
-    f = tiny_pipe.config.vae_downsample_f
-    assert run(tiny_pipe, output_type="latent").shape == (1, tiny_pipe.config.in_channels, h // f, w // f)
+    f = tiny_pipe.model.config.vae_downsample_f
+    assert run(tiny_pipe, output_type="latent").shape == (1, tiny_pipe.model.config.in_channels, h // f, w // f)
     with pytest.raises(InputError, match="output_type"):
         run(tiny_pipe, output_type="jpeg")
 
@@ -166,31 +166,31 @@ def test_callback_on_step_end_sees_every_step(tiny_pipe):
 
 @pytest.mark.parametrize("sampler", ["dpm", "euler"])
 def test_callback_tensor_inputs_give_the_clean_estimate(tiny_pipe, sampler):
-    """pred_original_sample = x_t - sigma_t * v: far from the latents early, equal to them after the last step."""
+    """denoised = x_t - sigma_t * v: far from the latents early, equal to them after the last step."""
     from uniimage.pipelines.schedulers import load_sampler
 
     kept = tiny_pipe.scheduler
-    tiny_pipe.scheduler = load_sampler(tiny_pipe.components.scheduler_dir, sampler)
+    tiny_pipe.scheduler = load_sampler(tiny_pipe.sources.scheduler_dir, sampler)
     gaps, names = [], []
 
     def callback(pipe, i, t, kwargs):
         names.append(sorted(kwargs))
-        gaps.append((kwargs["pred_original_sample"] - kwargs["latents"]).abs().max().item())
-        assert kwargs["noise_pred"].shape == kwargs["latents"].shape
+        gaps.append((kwargs["denoised"] - kwargs["latents"]).abs().max().item())
+        assert kwargs["velocity"].shape == kwargs["latents"].shape
         return {"latents": kwargs["latents"]}
 
     try:
         final = run(tiny_pipe, num_inference_steps=4, output_type="latent", callback_on_step_end=callback,
-                    callback_on_step_end_tensor_inputs=["latents", "noise_pred", "pred_original_sample"],
+                    callback_on_step_end_tensor_inputs=["latents", "velocity", "denoised"],
                     generator=torch.Generator().manual_seed(0))
         plain = run(tiny_pipe, num_inference_steps=4, output_type="latent", generator=torch.Generator().manual_seed(0))
     finally:
         tiny_pipe.scheduler = kept
-    assert names[0] == ["latents", "noise_pred", "pred_original_sample"]
+    assert names[0] == ["denoised", "latents", "velocity"]
     assert gaps[0] > 0.1 and gaps[-1] < 1e-5
     assert torch.equal(final, plain)  # asking for tensors changes nothing
 
 
 def test_callback_tensor_inputs_unknown_name_is_refused(tiny_pipe):
-    with pytest.raises(InputError, match="callback_on_step_end_tensor_inputs.*prompt_embeds"):
-        run(tiny_pipe, callback_on_step_end=lambda *a: {}, callback_on_step_end_tensor_inputs=["prompt_embeds"])
+    with pytest.raises(InputError, match="callback_on_step_end_tensor_inputs.*pred_original_sample"):
+        run(tiny_pipe, callback_on_step_end=lambda *a: {}, callback_on_step_end_tensor_inputs=["pred_original_sample"])

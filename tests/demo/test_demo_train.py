@@ -99,7 +99,7 @@ def test_bases_come_back_out_of_a_saved_model_unchanged(bases, tmp_path):
 
 def test_bases_step_names_what_it_needs(tmp_path):
     from uniimage.demo.bases_from import write_bases
-    from uniimage.demo.stage0 import main
+    from uniimage.cli.demo_stage0 import main
     from uniimage.errors import CheckpointError
 
     with pytest.raises(SystemExit, match="needs --from"):

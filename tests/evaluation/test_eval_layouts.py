@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from uniimage.evaluation.benchmarks import load_dpg, load_geneval
+from uniimage.evaluation.prompt_sets import load_dpg, load_geneval
 
 FAST = ["--model", "tiny", "--limit", "2", "--steps", "2", "--no-progress"]
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-FAST = ["--model", "tiny", "--limit", "3", "--steps", "2", "--no-progress", "--images-per-prompt", "2"]
-
-
 import numpy as np
 from PIL import Image
+
+FAST = ["--model", "tiny", "--limit", "3", "--steps", "2", "--no-progress", "--images-per-prompt", "2"]
 
 
 def _files(root):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from uniimage.errors import InputError
-from uniimage.evaluation.benchmarks import load_dpg, load_geneval
+from uniimage.evaluation.prompt_sets import load_dpg, load_geneval
 from uniimage.evaluation.prompt_files import load_edit_file, load_prompt_file
 from uniimage.evaluation.seeds import prompt_generator, prompt_seed
 from uniimage.evaluation.sharding import Shard, effective_shard, parse_shard

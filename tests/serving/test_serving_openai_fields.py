@@ -53,7 +53,7 @@ def test_response_echoes_size_quality_format_and_carries_usage(client, pipe):
     assert (body["size"], body["quality"], body["output_format"], body["background"]) == (native, "high", "png", "opaque")
     usage = body["usage"]
     text = len(pipe.processor.tokenizer("a red bicycle", add_special_tokens=False)["input_ids"])
-    patch = pipe.config.vae_downsample_f * pipe.model.transformer.config.patch_size
+    patch = pipe.model.config.vae_downsample_f * pipe.model.transformer.config.patch_size
     assert usage["input_tokens_details"] == {"text_tokens": text, "image_tokens": 0}
     assert usage["output_tokens"] == 5 * (pipe.default_height // patch) * (pipe.default_width // patch)
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]

@@ -4,7 +4,8 @@ import tarfile
 
 from PIL import Image
 
-from uniimage.shapes.dataset import main, write_dataset
+from uniimage.cli.shapes_data import main
+from uniimage.shapes.dataset import write_dataset
 from uniimage.shapes.score import judge
 
 

@@ -10,11 +10,11 @@ and checks only that the loop runs end to end and reports counts and the JSON sh
 import argparse
 import json
 
-import numpy as np
 import pytest
 from PIL import Image
 
 import uniimage
+from uniimage.cli import shapes_eval as shapes_cli
 from uniimage.shapes import evaluate as shapes_eval
 from uniimage.shapes.edits import edit_items
 from uniimage.shapes.heldout import heldout_combinations
@@ -58,7 +58,7 @@ class BlankPipe:
 
 def _args(**overrides):
     parser = argparse.ArgumentParser()
-    shapes_eval.add_arguments(parser)
+    shapes_cli.add_arguments(parser)
     argv = ["--model", overrides.pop("model", "fake")]
     for key, value in overrides.items():
         flag = "--" + key.replace("_", "-")
@@ -98,7 +98,7 @@ def test_blank_images_score_zero_with_reasons():
 def test_run_prints_one_json_object_and_writes_results(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(uniimage, "UniImagePipeline", type("P", (), {"from_pretrained": staticmethod(lambda m: GroundTruthPipe("train", 12))}), raising=False)
     out = tmp_path / "results.jsonl"
-    assert shapes_eval.run(_args(split="train", limit=12, json=True, out=out)) == 0
+    assert shapes_cli.run(_args(split="train", limit=12, json=True, out=out)) == 0
     summary = json.loads(capsys.readouterr().out)  # stdout is exactly one JSON object
     assert summary.pop("factors") == {"shape": 1.0, "count": 1.0, "colour": 1.0, "binding": 1.0, "position": 1.0}
     assert summary == {"overall": 1.0, **{c: 1.0 for c in ("single_object", "two_object", "counting", "colors", "position", "color_attr")}}
@@ -108,12 +108,12 @@ def test_run_prints_one_json_object_and_writes_results(monkeypatch, tmp_path, ca
 
 def test_real_tiny_pipeline_loop(tmp_path, capsys):
     out = tmp_path / "results.jsonl"
-    assert shapes_eval.run(_args(model="tiny", limit=6, steps=1, json=True, out=out, image_size=32)) == 0
+    assert shapes_cli.run(_args(model="tiny", limit=6, steps=1, json=True, out=out, image_size=32)) == 0
     summary = json.loads(capsys.readouterr().out)
     assert set(summary) == {"overall", "colors", "color_attr", "position", "counting", "factors"}
     assert set(summary["factors"]) <= {"shape", "count", "colour", "binding", "position"}
     assert all(0.0 <= value <= 1.0 for value in [*summary["factors"].values(), *summary.values()] if not isinstance(value, dict))
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 6 and all(isinstance(row["correct"], float) for row in rows)
-    assert shapes_eval.run(_args(model="tiny", task="vqa", limit=5, json=True, image_size=32)) == 0
+    assert shapes_cli.run(_args(model="tiny", task="vqa", limit=5, json=True, image_size=32)) == 0
     assert set(json.loads(capsys.readouterr().out)) == {"overall", "color", "count", "shape", "position", "exists"}

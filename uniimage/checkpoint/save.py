@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from huggingface_hub import split_torch_state_dict_into_shards
 from safetensors.torch import save_file
 
 from . import keymap
@@ -30,38 +31,20 @@ def published_state(model) -> dict[str, torch.Tensor]:
     return out
 
 
-def _shards(state: dict, max_bytes: int) -> list[dict]:
-    shards, current, size = [], {}, 0
-    for key in sorted(state):
-        nbytes = state[key].numel() * state[key].element_size()
-        if current and size + nbytes > max_bytes:
-            shards.append(current)
-            current, size = {}, 0
-        current[key] = state[key]
-        size += nbytes
-    shards.append(current)
-    return shards
-
-
 def save_published_weights(model, folder: Path, max_shard_size: int = 5 * 1024**3):
     """Write weights atomically: into a temp folder beside `folder`, then move the files in."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in published_state(model).items()}
-    shards = _shards(state, max_shard_size)
+    # model.safetensors, or model-0000i-of-0000n.safetensors + index: transformers' names.
+    split = split_torch_state_dict_into_shards(state, filename_pattern="model{suffix}.safetensors", max_shard_size=max_shard_size)
     tmp = Path(tempfile.mkdtemp(prefix=".saving-", dir=folder))
     try:
-        if len(shards) == 1:
-            save_file(shards[0], str(tmp / SINGLE_FILE), metadata={"format": "pt"})
-            names = [SINGLE_FILE]
-        else:
-            names = [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
-            weight_map = {}
-            for name, shard in zip(names, shards):
-                save_file(shard, str(tmp / name), metadata={"format": "pt"})
-                weight_map.update({k: name for k in shard})
-            total = sum(t.numel() * t.element_size() for t in state.values())
-            index = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
+        names = list(split.filename_to_tensors)
+        for name, keys in split.filename_to_tensors.items():
+            save_file({k: state[k] for k in keys}, str(tmp / name), metadata={"format": "pt"})
+        if split.is_sharded:
+            index = {"metadata": split.metadata, "weight_map": dict(sorted(split.tensor_to_filename.items()))}
             (tmp / INDEX_FILE).write_text(json.dumps(index, indent=2))
             names.append(INDEX_FILE)
         for stale in [folder / SINGLE_FILE, folder / INDEX_FILE, *folder.glob("model-*-of-*.safetensors")]:

@@ -7,13 +7,14 @@ import json
 import sys
 
 from ..errors import InputError
+from ..utils.dtypes import DTYPE_NAMES
 
 
 def add_parser(sub):
     p = sub.add_parser("bench", help="speed and memory of the pipeline (optionally against a naive baseline)")
     p.add_argument("--model", default="tiny", help="tiny, small, tbac-uniimage-3b (random weights) or a checkpoint folder")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if there is one)")
-    p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
+    p.add_argument("--dtype", default=None, choices=list(DTYPE_NAMES),
                    help="default: bfloat16 on cuda, float32 elsewhere")
     p.add_argument("--batch", type=int, nargs="+", default=[1, 4, 16], help="prompts per call (one image each)")
     p.add_argument("--steps", type=int, default=30, help="sampling steps per call")
@@ -32,7 +33,7 @@ def add_parser(sub):
 def settings_from_args(args):
     import torch
 
-    from ..benchmarking import BenchSettings
+    from ..perf import BenchSettings
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = args.dtype or ("bfloat16" if device.startswith("cuda") else "float32")
@@ -47,7 +48,7 @@ def settings_from_args(args):
 
 
 def run_bench_command(args) -> int:
-    from ..benchmarking import format_table, run_bench
+    from ..perf import format_table, run_bench
 
     settings = settings_from_args(args)
     result = run_bench(settings, log=None if args.json else lambda m: print(m, file=sys.stderr))

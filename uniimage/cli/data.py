@@ -36,7 +36,7 @@ def add_parser(subparsers) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     from ..data.check import check_dataset
-    from ..data.errors import DataError
+    from ..errors import DataError
 
     if args.image_size < 1:
         raise DataError(f"--image-size must be positive, got {args.image_size}")

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from ..errors import InputError, UniImageError
+from ..utils.dtypes import DTYPE_NAMES
 
 
 def _common(p: argparse.ArgumentParser, images_per_prompt: int | None, needs_out: bool = True,
@@ -34,7 +35,7 @@ def _common(p: argparse.ArgumentParser, images_per_prompt: int | None, needs_out
     p.add_argument("--batch-size", type=int, default=1, help="prompts per pipeline call")
     p.add_argument("--shard", default=None, help="i/n: sample every n-th prompt from the i-th (composes with accelerate)")
     p.add_argument("--device", default=None, help="default: the accelerate process's device, else cuda if present")
-    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+    p.add_argument("--dtype", default="auto", choices=["auto", *DTYPE_NAMES],
                    help="weight dtype (auto: bfloat16 on CUDA, else float32)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -94,7 +95,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_run_tiif_judge)
 
-    # Everything after `shapes` goes to uniimage.shapes.evaluate's own parser, imported only when used.
+    # Everything after `shapes` goes to cli/shapes_eval.py's own parser, imported only when used.
     p = sub.add_parser("shapes", help="synthetic-shapes evaluation (see `uniimage eval shapes --help`)",
                        add_help=False, prefix_chars="\0")
     p.add_argument("shapes_argv", nargs=argparse.REMAINDER)
@@ -138,7 +139,7 @@ def _execute(job) -> int:
 
 def _run_geneval(args) -> int:
     from ..evaluation import scorers
-    from ..evaluation.benchmarks import load_geneval
+    from ..evaluation.prompt_sets import load_geneval
     from ..evaluation.layouts import GenEvalLayout
 
     layout = GenEvalLayout(args.out, args.images_per_prompt, grid=not args.no_grid)
@@ -148,7 +149,7 @@ def _run_geneval(args) -> int:
 
 def _run_dpg(args) -> int:
     from ..evaluation import scorers
-    from ..evaluation.benchmarks import load_dpg
+    from ..evaluation.prompt_sets import load_dpg
     from ..evaluation.layouts import DpgLayout
 
     if not 1 <= args.images_per_prompt <= 4:
@@ -220,12 +221,12 @@ def _run_tiif_judge(args) -> int:
 
 def _run_shapes(args) -> int:
     try:
-        from ..shapes import evaluate
+        from . import shapes_eval
     except ModuleNotFoundError as e:
         # Only "the module is absent" is the user's situation; a broken import inside it is a bug to show.
-        if e.name not in ("uniimage.shapes", "uniimage.shapes.evaluate"):
+        if e.name not in ("uniimage.shapes", "uniimage.shapes.evaluate", "uniimage.cli.shapes_eval"):
             raise
         raise UniImageError("the shapes evaluation (uniimage.shapes.evaluate) is not in this install") from e
     parser = argparse.ArgumentParser(prog="uniimage eval shapes")
-    evaluate.add_arguments(parser)
-    return int(evaluate.run(parser.parse_args(args.shapes_argv)) or 0)
+    shapes_eval.add_arguments(parser)
+    return int(shapes_eval.run(parser.parse_args(args.shapes_argv)) or 0)

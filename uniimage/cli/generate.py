@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..errors import InputError
+from ..utils.dtypes import DTYPE_NAMES, torch_dtype
 from . import checks, outputs
 
 DEFAULT_MODEL = "demo"
@@ -18,7 +20,7 @@ def add_model_args(p: argparse.ArgumentParser):
     p.add_argument("--model", default=None,
                    help=f"checkpoint folder, hub id or preset; unset: {DEFAULT_MODEL} (the shipped model), else tiny")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="weight dtype")
+    p.add_argument("--dtype", default="float32", choices=list(DTYPE_NAMES), help="weight dtype")
 
 
 def add_sampling_args(p: argparse.ArgumentParser):
@@ -68,20 +70,17 @@ def default_model() -> str:
 
 
 def load_pipeline(args, sampler: str = "dpm"):
-    import torch
-
-    from ..errors import InputError
     from ..pipelines import UniImagePipeline
     from ..pipelines.schedulers import load_sampler
 
     args.model = args.model or default_model()
-    pipe = UniImagePipeline.from_pretrained(args.model, torch_dtype=getattr(torch, args.dtype))
+    pipe = UniImagePipeline.from_pretrained(args.model, torch_dtype=torch_dtype(args.dtype))
     try:
         pipe.to(args.device)
     except (RuntimeError, AssertionError) as e:
         raise InputError(f"device {args.device!r} is not usable here: {e}") from e
     if sampler != "dpm":
-        pipe.scheduler = load_sampler(pipe.components.scheduler_dir, sampler)
+        pipe.scheduler = load_sampler(pipe.sources.scheduler_dir, sampler)
     return pipe
 
 

@@ -54,7 +54,7 @@ def _output_args(p) -> None:
 
 
 def _network(args):
-    from ..evaluation.metrics.features import resolve_feature_network
+    from ..evaluation.metrics.fid import resolve_feature_network
 
     return resolve_feature_network(args.features, args.inception_weights, _device(args.device), args.input_size)
 
@@ -75,7 +75,7 @@ def _run_fid(args) -> int:
 
 
 def _prompts(spec: str):
-    from ..evaluation.benchmarks import load_dpg, load_geneval
+    from ..evaluation.prompt_sets import load_dpg, load_geneval
 
     if not Path(spec).exists() and spec in ("geneval", "dpg"):
         return load_geneval() if spec == "geneval" else load_dpg()

@@ -2,7 +2,7 @@
 
 from .check import check_dataset
 from .dropout import DropoutConfig, apply_cfg_dropout
-from .errors import DataError
+from ..errors import DataError
 from .factory import build_dataset, build_reader, detect_type
 from .hf_reader import HFReader
 from .jsonl_reader import JsonlReader

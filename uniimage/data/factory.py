@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .dropout import dropout_config
-from .errors import DataError
+from ..errors import DataError
 from .hf_reader import HFReader
 from .jsonl_reader import JsonlReader
 from .mixing import MixedStream

@@ -9,7 +9,7 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
-from .errors import DataError
+from ..errors import DataError
 from .fields import CAPTION_KEYS, SOURCE_KEYS, TARGET_KEYS, Record, record_from_row
 from .stream import IndexedStream
 

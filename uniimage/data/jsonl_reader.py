@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import DataError
+from ..errors import DataError
 from .fields import Record, record_from_row
 from .stream import IndexedStream
 

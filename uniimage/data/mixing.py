@@ -13,7 +13,7 @@ from typing import Iterator
 
 from torch.utils.data import IterableDataset
 
-from .errors import DataError
+from ..errors import DataError
 from .stats import DataStats
 from .stream import SampleStream, current_slot, rng_for
 

@@ -17,7 +17,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from .decode import decode_record
 from .dropout import DropoutConfig, apply_cfg_dropout
-from .errors import DataError
+from ..errors import DataError
 from .fields import Record
 from .stats import DataStats
 from .transforms import TargetTransform

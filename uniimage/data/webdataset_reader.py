@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 
-from .errors import DataError
+from ..errors import DataError
 from .fields import CAPTION_KEYS, Record, caption_of, first_present
 from .stream import SampleStream, rng_for
 

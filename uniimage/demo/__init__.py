@@ -2,7 +2,7 @@
 scale on ShapesEval training data — a tiny Qwen2.5-VL (own tokenizer, trained as a small VLM), a tiny
 DC-AE (trained as an autoencoder) and a randomly initialised SANA transformer + scheduler config.
 
-    python -m uniimage.demo.stage0 all --out build/demo-base
+    python -m uniimage.cli.demo_stage0 all --out build/demo-base
 
 See README.md in this folder for the sizes, commands and measured figures.
 """

@@ -68,14 +68,3 @@ def write_described(src_jsonl, dst_jsonl, captioner: str = "describe") -> int:
     lines = [json.dumps({**row, "caption": caption(Scene.from_dict(row["meta"]["scene"]))}) for row in rows]
     Path(dst_jsonl).write_text("\n".join(lines) + "\n")
     return len(lines)
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description="rewrite a t2i JSONL's captions from its scenes")
-    parser.add_argument("src")
-    parser.add_argument("dst")
-    parser.add_argument("--captions", choices=sorted(CAPTIONERS), default="describe")
-    args = parser.parse_args()
-    print(write_described(args.src, args.dst, args.captions), "rows written to", args.dst)

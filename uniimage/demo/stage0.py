@@ -1,9 +1,10 @@
-"""Stage 0 CLI: ShapesEval data -> VLM -> VAE -> SANA init, into one output folder.
+"""Stage 0 steps: ShapesEval data -> VLM -> VAE -> SANA init, into one output folder. The command
+(`cli/demo_stage0.py`):
 
-    python -m uniimage.demo.stage0 all --out build/demo-base            # the whole stage
-    python -m uniimage.demo.stage0 {data,vlm,vae,sana,check} --out ...   # one step
-    python -m uniimage.demo.stage0 bases --from demo --out ...           # instead of vlm + vae: a trained
-                                                                         # model's frozen MLLM and VAE
+    python -m uniimage.cli.demo_stage0 all --out build/demo-base            # the whole stage
+    python -m uniimage.cli.demo_stage0 {data,vlm,vae,sana,check} --out ...   # one step
+    python -m uniimage.cli.demo_stage0 bases --from demo --out ...           # instead of vlm + vae: a trained
+                                                                             # model's frozen MLLM and VAE
 
 Layout: out/data (ShapesEval train split, JSONL + 64 px PNGs), out/qwen (Qwen2.5-VL folder),
 out/sana/{transformer,vae,scheduler}. Single-threaded by default (--threads), seeded throughout.
@@ -11,14 +12,7 @@ out/sana/{transformer,vae,scheduler}. Single-threaded by default (--threads), se
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import sys
-import time
-from pathlib import Path
-
-import torch
 
 from .sizes import SIZES
 
@@ -68,40 +62,3 @@ def run_check(args):
 
 
 RUNNERS = {"data": run_data, "vlm": run_vlm, "vae": run_vae, "sana": run_sana, "check": run_check, "bases": run_bases}
-
-
-def parse(argv):
-    p = argparse.ArgumentParser(prog="python -m uniimage.demo.stage0", description=__doc__.split("\n")[0])
-    p.add_argument("step", choices=STEPS + ("all", "bases"))
-    p.add_argument("--out", type=Path, default=Path("build/demo-base"))
-    p.add_argument("--size", choices=sorted(SIZES), default="demo")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--n-t2i", type=int, default=6000)
-    p.add_argument("--n-vqa", type=int, default=20000)
-    p.add_argument("--vlm-steps", type=int, default=1300)
-    p.add_argument("--vlm-batch", type=int, default=16)
-    p.add_argument("--vlm-lr", type=float, default=1e-3)
-    p.add_argument("--vlm-init", type=Path, default=None, help="keep training this saved VLM folder (a second phase)")
-    p.add_argument("--vae-steps", type=int, default=700)
-    p.add_argument("--vae-batch", type=int, default=16)
-    p.add_argument("--vae-lr", type=float, default=2e-3)
-    p.add_argument("--from", dest="bases_from", default=None, help="bases: the trained model to take the MLLM and VAE from")
-    p.add_argument("--eval-n", type=int, default=200, help="held-out questions / scenes to score (0: skip)")
-    return p.parse_args(argv)
-
-
-def main(argv=None) -> int:
-    args = parse(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
-    torch.set_num_threads(args.threads)
-    args.out.mkdir(parents=True, exist_ok=True)
-    for step in (STEPS if args.step == "all" else (args.step,)):
-        start = time.time()
-        result = RUNNERS[step](args)
-        logger.info("stage0 %s done in %.1f s: %s", step, time.time() - start, json.dumps(result, default=str))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,7 +6,7 @@ those projects (see `scorers.py` for the exact commands), except TIIF-Bench's ye
 """
 
 from .tasks import Task
-from .benchmarks import load_dpg, load_geneval
+from .prompt_sets import load_dpg, load_geneval
 from .prompt_files import load_edit_file, load_prompt_file
 from .sampler import SamplerSettings, run_sampler
 

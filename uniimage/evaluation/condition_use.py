@@ -14,12 +14,11 @@ factor shares     : over the 24 captions "a {colour} {shape}", the shares of the
 attribute gaps    : the loss of single-object training scenes with the right caption, with only the colour
                     word swapped, and with only the shape word swapped (never into a held-out pair).
 
-    python -m uniimage.evaluation.condition_use MODEL DATA.jsonl [--limit 128] [--attributes 128]
+    python -m uniimage.cli.conditions MODEL DATA.jsonl [--limit 128] [--attributes 128]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 from pathlib import Path
@@ -40,7 +39,7 @@ from ..training.loss import FlowMatchingLoss
 @torch.no_grad()
 def query_states(pipe, captions: list[str]) -> torch.Tensor:
     """[K, P, N, H]: MLLM states at the N query positions, at each ladder layer, for P text-only captions."""
-    inputs = pipe.processor.generation_inputs(captions, [[] for _ in captions]).to(pipe.device)
+    inputs = pipe.processor.generation_inputs(captions, [[] for _ in captions]).to(pipe._execution_device)
     return pipe.model.ladder_states(inputs.input_ids, inputs.attention_mask)[0].float()
 
 
@@ -53,9 +52,9 @@ def prompt_dependence(pipe, captions: list[str]) -> float:
 @torch.no_grad()
 def caption_losses(pipe, images: list[Image.Image], caption_sets: dict[str, list[str]], seed: int = 0) -> dict:
     """Flow-matching loss of the images under each set of captions, all with the same noise and timesteps."""
-    model, loss_fn = pipe.model, FlowMatchingLoss(schedule=load_noise_schedule(pipe.components.noise_scheduler_dir))
+    model, loss_fn = pipe.model, FlowMatchingLoss(schedule=load_noise_schedule(pipe.sources.noise_scheduler_dir))
     size = model.config.image_size
-    x0 = model.encode_latents(torch.stack([to_tensor(im.resize((size, size))) for im in images]).to(pipe.device))
+    x0 = model.encode_latents(torch.stack([to_tensor(im.resize((size, size))) for im in images]).to(pipe._execution_device))
     gen = torch.Generator().manual_seed(seed)
     noised = loss_fn.noise(x0, torch.randn(x0.shape, generator=gen), loss_fn.sample_indices(len(images), gen))
 
@@ -112,7 +111,7 @@ def latent_factor_shares(pipe) -> dict:
     of what the DiT must draw each word decides (the target side of the comparison)."""
     size = pipe.model.config.image_size
     images = [render_scene(Scene((ShapeObject(s, c, (0.5, 0.5), 0.4),)), size) for c in COLORS for s in SHAPES]
-    latents = pipe.model.encode_latents(torch.stack([to_tensor(im) for im in images]).to(pipe.device))
+    latents = pipe.model.encode_latents(torch.stack([to_tensor(im) for im in images]).to(pipe._execution_device))
     return factor_shares_of(latents.reshape(len(COLORS), len(SHAPES), -1))
 
 
@@ -152,27 +151,3 @@ def read_pairs(jsonl: Path, limit: int) -> tuple[list[Image.Image], list[str]]:
         if len(captions) == limit:
             break
     return images, captions
-
-
-def main(argv=None):
-    from ..pipelines.pipeline_uniimage import UniImagePipeline
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("model")
-    p.add_argument("data", help="a JSONL of {image, caption} rows (image relative to the file)")
-    p.add_argument("--limit", type=int, default=128)
-    p.add_argument("--attributes", type=int, default=0, help="also factor shares and attribute gaps on this many "
-                   "single-object ShapesEval scenes (0: skip)")
-    args = p.parse_args(argv)
-    pipe = UniImagePipeline.from_pretrained(args.model, torch_dtype=torch.float32)
-    images, captions = read_pairs(Path(args.data), args.limit)
-    out = {"prompt_dependence": prompt_dependence(pipe, captions), "loss": condition_loss_gap(pipe, images, captions)}
-    if args.attributes:
-        out["factor_shares"] = {"mllm": factor_shares(pipe), "condition": factor_shares(pipe, after_connector=True),
-                                "latents": latent_factor_shares(pipe)}
-        out["attribute_loss"] = attribute_loss_gaps(pipe, args.attributes)
-    print(json.dumps(out, indent=2))
-
-
-if __name__ == "__main__":
-    main()

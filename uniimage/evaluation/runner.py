@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..utils.dtypes import torch_dtype
 from .layouts import Layout
 from .sampler import SamplerSettings, run_sampler, select_tasks
 from .sharding import Shard, effective_shard, is_launched, launched_processes, partial_state
@@ -46,15 +47,13 @@ def pick_device(device: str | None) -> str:
 
 def load_pipeline(model: str, device: str, dtype: str):
     """Import late: `uniimage eval --help` and finished resumes never pay for the model stack."""
-    import torch
-
     from .. import UniImagePipeline
 
     pipe = UniImagePipeline.from_pretrained(model)
     pipe.to(device)
     if dtype == "auto":
         dtype = "bfloat16" if device.startswith("cuda") else "float32"
-    pipe.to(getattr(torch, dtype))
+    pipe.to(torch_dtype(dtype))
     return pipe, dtype
 
 

@@ -26,3 +26,12 @@ class Connector(nn.Sequential):
         if self[3].weight.device.type != "meta":
             with torch.no_grad():
                 self[3].weight.fill_(self.norm_init)
+
+    # A pipeline component reports where and in what precision it computes, as diffusers' models do.
+    @property
+    def device(self) -> torch.device:
+        return self[0].weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self[0].weight.dtype

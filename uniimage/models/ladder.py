@@ -2,17 +2,15 @@
 
 Hidden-state indices follow transformers' `output_hidden_states` convention for a decoder with L
 layers: index 0 is the embedding output, index i (1 <= i < L) the output of layer i, index L the
-final layer's output after the final norm. Index i < L is therefore exactly the *input* of layer i,
-which is how we capture it: a pre-hook on layer i. The MLLM stops right after the deepest index the
-mapping needs, so with the published ladder it never runs its last layer, final norm or LM head.
+final layer's output after the final norm. Index i < L is therefore exactly the *input* of layer i.
+`text_hidden_states` is the Qwen2.5-VL text forward written as a loop that stops after the deepest
+index the mapping needs, so with the published ladder it never runs its last layer, final norm or LM head.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import torch
-from torch import nn
+from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
 
 from ..errors import ConfigError
 
@@ -39,45 +37,27 @@ def ladder_indices(spec, num_mllm_layers: int, num_dit_blocks: int) -> list[int]
     raise ConfigError(f"ladder must be 'ladder', 'final' or a list of indices, got {spec!r}")
 
 
-class _EnoughLayers(Exception):
-    """Raised from a hook once every needed hidden state is captured, to skip the rest of the MLLM."""
+def text_hidden_states(qwen, input_ids, attention_mask, position_ids, indices: list[int],
+                       image_features=None) -> dict[int, torch.Tensor]:
+    """{index: hidden state} of a Qwen2.5-VL model (`Qwen2_5_VLModel`) for the indices asked, running
+    its decoder layers only as deep as the deepest one. `image_features` (`get_image_features` output,
+    one entry per image placeholder) go into the image-pad positions as in its own forward."""
+    text = qwen.language_model
+    hidden = qwen.get_input_embeddings()(input_ids)
+    if image_features is not None:
+        image_embeds = torch.cat(image_features.pooler_output, dim=0).to(hidden.device, hidden.dtype)
+        image_mask, _ = qwen.get_placeholder_mask(input_ids, inputs_embeds=hidden, image_features=image_embeds)
+        hidden = hidden.masked_scatter(image_mask, image_embeds)
+    mask_kwargs = dict(config=text.config, inputs_embeds=hidden, attention_mask=attention_mask, cache=None, position_ids=None)
+    masks = {"full_attention": create_causal_mask(**mask_kwargs)}
+    if getattr(text, "has_sliding_layers", False):
+        masks["sliding_attention"] = create_sliding_window_causal_mask(**mask_kwargs)
+    rope = text.rotary_emb(hidden, position_ids)
 
-
-@contextmanager
-def capture_hidden_states(text_model: nn.Module, indices: list[int]):
-    """Within the block, a forward of the model containing `text_model` fills the yielded dict
-    {index: hidden state} and stops early. Wrap the forward call in `run_until_captured`."""
-    layers, L = text_model.layers, len(text_model.layers)
-    wanted, deepest = sorted(set(indices)), max(indices)
-    states: dict[int, torch.Tensor] = {}
-    handles = []
-
-    def pre_hook(i):
-        def hook(module, args, kwargs):
-            states[i] = args[0] if args else kwargs["hidden_states"]
-            if i == deepest:
-                raise _EnoughLayers
-        return hook
-
-    def norm_hook(module, args, output):
-        states[L] = output
-        raise _EnoughLayers
-
-    try:
-        for i in wanted:
-            if i < L:
-                handles.append(layers[i].register_forward_pre_hook(pre_hook(i), with_kwargs=True))
-            else:
-                handles.append(text_model.norm.register_forward_hook(norm_hook))
-        yield states
-    finally:
-        for h in handles:
-            h.remove()
-
-
-def run_until_captured(forward, *args, **kwargs):
-    """Call `forward`; a capture hook ending it early is the normal way out."""
-    try:
-        forward(*args, **kwargs)
-    except _EnoughLayers:
-        pass
+    L, deepest = len(text.layers), max(indices)
+    states = {}
+    for i in range(min(deepest, L)):
+        states[i] = hidden  # the input of layer i is hidden state i
+        hidden = text.layers[i](hidden, attention_mask=masks[text.config.layer_types[i]], position_embeddings=rope)
+    states[deepest] = text.norm(hidden) if deepest == L else hidden
+    return {i: states[i] for i in indices}

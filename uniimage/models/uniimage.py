@@ -16,9 +16,18 @@ from transformers import Qwen2_5_VLForConditionalGeneration
 
 from ..config import UniImageConfig
 from .connector import Connector
-from .ladder import capture_hidden_states, ladder_indices, run_until_captured
+from .ladder import ladder_indices, text_hidden_states
 from .queries import QueryTokenEmbedding
 from .sana import LadderSanaTransformer
+
+
+def onload(module: nn.Module):
+    """Run an offload hook's pre-forward (diffusers' `enable_model_cpu_offload` puts one on each
+    component's `forward`): the readout calls into the MLLM's parts, never its `forward`, so it moves
+    the MLLM itself, as diffusers' `apply_forward_hook` does for a VAE's `decode`."""
+    hook = getattr(module, "_hf_hook", None)
+    if hook is not None:
+        hook.pre_forward(module)
 
 
 class UniImageModel(nn.Module):
@@ -51,13 +60,6 @@ class UniImageModel(nn.Module):
             model.query_embedding.reset_queries()
         return model
 
-    @classmethod
-    def from_components(cls, mllm: str, diffusion: str, **kwargs) -> "UniImageModel":
-        """Fresh model from pretrained Qwen2.5-VL and SANA folders / hub ids (see checkpoint.pretrained)."""
-        from ..checkpoint.pretrained import from_components
-
-        return from_components(mllm, diffusion, **kwargs)[0]
-
     def tie_head(self):
         if self.mllm.config.tie_word_embeddings:
             self.mllm.lm_head.weight = self.query_embedding.weight  # the LM head is the vocabulary rows
@@ -88,21 +90,19 @@ class UniImageModel(nn.Module):
                            image_features=None) -> dict[int, torch.Tensor]:
         """Hidden states at the ladder's indices; the MLLM runs only as deep as the deepest one.
         `image_features` (vision-tower output for these images) skips re-running the vision tower."""
+        onload(self.mllm)
         qwen = self.mllm.model
+        if image_features is None and pixel_values is not None:
+            image_features = qwen.get_image_features(pixel_values, image_grid_thw, return_dict=True)
         token_types = (input_ids == self.mllm.config.image_token_id).int()
         # Explicit mask-aware positions: left-padded rows start at position 0, as the published model saw.
         position_ids, _ = qwen.get_rope_index(input_ids, token_types, image_grid_thw=image_grid_thw, attention_mask=attention_mask)
-        extra = {"pixel_values": pixel_values, "image_grid_thw": image_grid_thw}
-        if image_features is not None:
-            extra = {"mm_encoder_outputs": {"image": image_features}, "image_grid_thw": image_grid_thw}
-        with capture_hidden_states(self.text_model, self.ladder) as states:
-            run_until_captured(qwen, input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                               use_cache=False, **extra)
-        return states
+        return text_hidden_states(qwen, input_ids, attention_mask, position_ids, self.ladder, image_features)
 
     def image_features(self, pixel_values, image_grid_thw):
         """Vision-tower output, one entry per image (`pooler_output` is a tuple): computed once, it can
         feed any number of rows through `encode_condition(image_features=...)`."""
+        onload(self.mllm)
         return self.mllm.model.get_image_features(pixel_values, image_grid_thw, return_dict=True)
 
     def query_positions(self, input_ids: torch.Tensor) -> torch.Tensor:

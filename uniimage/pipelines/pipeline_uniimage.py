@@ -7,11 +7,15 @@
         v   = guided_prediction(model(x_t, t, condition))                # CFG
         x_t = scheduler.step(v, t, x_t)
     image = vae.decode(x_0 / scaling_factor)
+
+A `diffusers.DiffusionPipeline`: components mllm, processor, connector, transformer, vae, scheduler;
+`.to()`, `enable_model_cpu_offload()`, `enable_sequential_cpu_offload()`, `progress_bar`,
+`callback_on_step_end`, `latents=` and precomputed conditions (`prompt_embeds`, ...) as in SanaPipeline.
+`from_pretrained` / `save_pretrained` read and write the published checkpoint layout.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,17 +23,19 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
+from accelerate.hooks import AlignDevicesHook, CpuOffload, SequentialHook
+from diffusers import DiffusionPipeline
+from diffusers.image_processor import VaeImageProcessor
+from diffusers.utils import BaseOutput
 from PIL import Image
-from tqdm.auto import tqdm
 
+from ..config import UniImageConfig
 from ..errors import InputError
+from ..models.uniimage import UniImageModel
 from ..utils.images import load_image
-from . import offload
 from .condition_cache import ConditionCache, image_key, row_key, weights_fingerprint
 from .guidance import guidance_groups, guided_prediction
 from .schedulers import load_sampler
-
-logger = logging.getLogger(__name__)
 
 MAX_IMAGES_PER_PROMPT = 16
 MAX_INPUT_IMAGES = 8
@@ -37,17 +43,54 @@ MAX_STEPS = 1000
 
 
 @dataclass
-class UniImagePipelineOutput:
+class UniImagePipelineOutput(BaseOutput):
     images: list | np.ndarray | torch.Tensor
 
 
-class UniImagePipeline:
-    def __init__(self, model, processor, scheduler, components=None, name_or_path: str = ""):
-        self.model, self.processor, self.scheduler = model, processor, scheduler
-        self.components, self.name_or_path = components, name_or_path
-        self._progress = {}
+def offload_mode(module: torch.nn.Module) -> str | None:
+    """'model' (enable_model_cpu_offload), 'sequential' (enable_sequential_cpu_offload) or None."""
+    hook = getattr(module, "_hf_hook", None)
+    if isinstance(hook, CpuOffload):
+        return "model"
+    hooks = hook.hooks if isinstance(hook, SequentialHook) else [hook]
+    return "sequential" if any(isinstance(h, AlignDevicesHook) for h in hooks) else None
+
+
+class UniImagePipeline(DiffusionPipeline):
+    model_cpu_offload_seq = "mllm->connector->transformer->vae"
+    # What `callback_on_step_end_tensor_inputs` may ask for. `denoised` is the clean-latent estimate
+    # x0 = x_t - sigma_t * v of this step (decode it with `decode_latents` for a preview).
+    _callback_tensor_inputs = ["latents", "denoised", "velocity", "prompt_embeds", "negative_prompt_embeds"]
+
+    def __init__(self, mllm, processor, connector, transformer, vae, scheduler,
+                 model_config: UniImageConfig | dict | None = None):
+        super().__init__()
+        if model_config is None:
+            raise InputError("UniImagePipeline needs model_config (the checkpoint's UniImageConfig or its dict)")
+        config = model_config if isinstance(model_config, UniImageConfig) else UniImageConfig.from_dict(dict(model_config))
+        self.register_modules(mllm=mllm, processor=processor, connector=connector, transformer=transformer, vae=vae,
+                              scheduler=scheduler)
+        self.register_to_config(model_config=config.to_dict(), _name_or_path="")
+        # The same modules, composed: what training and the conditioning code call.
+        self.model = UniImageModel(config, mllm, transformer, vae, connector)
+        self.image_processor = VaeImageProcessor(vae_scale_factor=config.vae_downsample_f)
         self.condition_cache = ConditionCache()
-        self._offload, self._offload_hooks, self._execution_device = None, [], None
+        self.sources = None  # where the base component folders are (checkpoint.components.Components)
+        self._interrupt, self._guidance_scale, self._num_timesteps = False, 1.0, 0
+
+    def __setattr__(self, name, value):
+        # A component swapped on the pipeline (diffusers style) is swapped in the composed model too.
+        if name in ("mllm", "connector", "transformer", "vae") and "model" in self.__dict__:
+            setattr(self.model, name, value)
+        super().__setattr__(name, value)
+
+    @classmethod
+    def from_model(cls, model: UniImageModel, processor, scheduler, sources=None, name_or_path: str = "") -> "UniImagePipeline":
+        """A pipeline around an existing UniImageModel (training samples, benchmarks): no copy."""
+        pipe = cls(model.mllm, processor, model.connector, model.transformer, model.vae, scheduler, model_config=model.config)
+        pipe.model, pipe.sources = model, sources
+        pipe.register_to_config(_name_or_path=name_or_path)
+        return pipe
 
     # ---- loading / saving ----
     @classmethod
@@ -61,48 +104,49 @@ class UniImagePipeline:
 
         if mllm_quantization is not None:
             check_quantization(mllm_quantization, "cuda")  # fail before loading billions of weights
-        model, processor, components = load_preset_or_checkpoint(str(ref), torch_dtype or torch.float32, **config_overrides)
-        pipe = cls(model, processor, load_sampler(components.scheduler_dir), components, str(ref))
+        model, processor, sources = load_preset_or_checkpoint(str(ref), torch_dtype or torch.float32, **config_overrides)
+        pipe = cls.from_model(model, processor, load_sampler(sources.scheduler_dir), sources, str(ref))
         if mllm_quantization is not None:
             pipe.quantize_mllm(mllm_quantization)
         return pipe
 
     def save_pretrained(self, folder: str | Path, max_shard_size: int = 5 * 1024**3):
+        """The published layout: config.json, sharded safetensors, the base component configs beside them."""
         from ..checkpoint.pretrained import save_pretrained
 
-        save_pretrained(self.model, self.components, folder, max_shard_size)
+        if self.sources is None:
+            raise InputError("this pipeline was built from modules, not loaded: save_pretrained needs the base "
+                             "component folders (load it with from_pretrained, or set pipe.sources)")
+        save_pretrained(self.model, self.sources, folder, max_shard_size)
 
-    def to(self, *args, **kwargs) -> "UniImagePipeline":
-        if self._offload is not None:
-            logger.warning("pipe.to() removes the %s CPU offload", self._offload)
-            self.remove_offload()
-        self.model.to(*args, **kwargs)
-        self.condition_cache.clear()
-        return self
-
-    @property
-    def device(self) -> torch.device:
-        """Where inputs go and computation runs (the execution device under offload)."""
-        return self._execution_device or self.model.connector[0].weight.device
+    def remove_offload(self) -> "UniImagePipeline":
+        """Undo enable_model_cpu_offload / enable_sequential_cpu_offload: hooks off, every weight in CPU memory."""
+        self.remove_all_hooks()
+        return self.to("cpu")
 
     @property
-    def dtype(self) -> torch.dtype:
-        return self.model.connector[0].weight.dtype
-
-    @property
-    def config(self):
-        return self.model.config
+    def offload(self) -> str | None:
+        return offload_mode(self.mllm)
 
     @property
     def default_height(self) -> int:
-        return self.config.image_size
+        return self.model.config.image_size
 
     @property
     def default_width(self) -> int:
-        return self.config.image_size
+        return self.model.config.image_size
 
-    def set_progress_bar_config(self, **kwargs):
-        self._progress = kwargs
+    @property
+    def guidance_scale(self) -> float:
+        return self._guidance_scale
+
+    @property
+    def num_timesteps(self) -> int:
+        return self._num_timesteps
+
+    @property
+    def interrupt(self) -> bool:
+        return self._interrupt
 
     # ---- input checks ----
     @staticmethod
@@ -129,7 +173,7 @@ class UniImagePipeline:
 
     def _check_size(self, height, width) -> tuple[int, int]:
         height, width = height or self.default_height, width or self.default_width
-        f = self.config.vae_downsample_f * self.model.transformer.config.patch_size
+        f = self.model.config.vae_downsample_f * self.transformer.config.patch_size
         if height % f or width % f or height < f or width < f:
             raise InputError(f"height and width must be positive multiples of {f}, got {height}x{width}")
         return height, width
@@ -142,6 +186,23 @@ class UniImagePipeline:
             raise InputError(f"guidance scales must be >= 0, got {guidance_scale} and {image_guidance_scale}")
         if not isinstance(n, int) or not 1 <= n <= MAX_IMAGES_PER_PROMPT:
             raise InputError(f"num_images_per_prompt must be an integer in 1..{MAX_IMAGES_PER_PROMPT}, got {n!r}")
+
+    def _check_condition(self, name: str, condition, mask, rows: int | None = None):
+        """A precomputed condition [K, rows, N, caption_channels] and its mask [rows, N] (ones when None)."""
+        K, C = self.transformer.num_blocks, self.transformer.config.caption_channels
+        N = self.model.config.num_metaqueries
+        if not isinstance(condition, torch.Tensor) or condition.ndim != 4 or condition.shape[0] != K \
+                or condition.shape[2] != N or condition.shape[3] != C:
+            got = tuple(condition.shape) if isinstance(condition, torch.Tensor) else type(condition).__name__
+            raise InputError(f"{name} must be a tensor [{K}, rows, {N}, {C}] (one condition per DiT block), got {got}")
+        if rows is not None and condition.shape[1] % rows:
+            raise InputError(f"{name} has {condition.shape[1]} rows, not a multiple of the {rows} prompts")
+        if mask is None:
+            mask = torch.ones(condition.shape[1:3], dtype=torch.long)
+        if tuple(mask.shape) != tuple(condition.shape[1:3]):
+            raise InputError(f"{name} mask must be [{condition.shape[1]}, {N}], got {tuple(mask.shape)}")
+        device = self._execution_device
+        return condition.to(device, self.dtype), mask.to(device)
 
     # ---- conditioning ----
     def cfg_rows(self, prompts, negatives, images, guidance_scale, image_guidance_scale):
@@ -158,8 +219,8 @@ class UniImagePipeline:
 
     @torch.no_grad()
     def encode_prompt(self, captions: list[str], images: list[list[Image.Image]], cacheable: Sequence[bool] | None = None):
-        """-> (condition [K, rows, N, C], mask [rows, N]). Identical rows are computed once; rows flagged
-        `cacheable` (the unconditional ones: the same every call) come from `condition_cache` when seen."""
+        """MLLM rows -> (condition [K, rows, N, C], mask [rows, N]). Identical rows are computed once; rows
+        flagged `cacheable` (the unconditional ones: the same every call) come from `condition_cache` when seen."""
         keys = [row_key(c, ims) for c, ims in zip(captions, images)]
         cacheable = list(cacheable) if cacheable is not None else [False] * len(keys)
         self.condition_cache.validate(self._weights_fingerprint())
@@ -174,46 +235,82 @@ class UniImagePipeline:
                     self.condition_cache.put(keys[i], condition[:, j], mask[j])
         return torch.stack([done[k][0] for k in keys], dim=1), torch.stack([done[k][1] for k in keys])
 
+    def encode_conditions(self, prompt=None, image=None, negative_prompt="", guidance_scale: float = 4.5,
+                          image_guidance_scale: float = 1.5, prompt_embeds=None, prompt_attention_mask=None) -> dict:
+        """The ladder conditions a call uses, for callers that keep them (SanaPipeline's `encode_prompt`):
+        {prompt_embeds [K, B, N, C], prompt_attention_mask [B, N], negative_prompt_embeds [K, U*B, N, C],
+        negative_prompt_attention_mask [U*B, N]}; U = 0, 1 or 2 unconditional groups in CFG order
+        (editing with image guidance: negative + black images, then negative + the real images).
+        Pass them back to `__call__` with the same scales."""
+        if prompt_embeds is not None:
+            if prompt is not None:
+                raise InputError("give prompt or prompt_embeds, not both")
+            prompt_embeds, prompt_attention_mask = self._check_condition("prompt_embeds", prompt_embeds, prompt_attention_mask)
+            batch = prompt_embeds.shape[1]
+        else:
+            batch = len(self._prompts(prompt))
+        negatives = [negative_prompt] * batch if isinstance(negative_prompt, str) else self._prompts(negative_prompt)
+        if len(negatives) != batch:
+            raise InputError(f"got {len(negatives)} negative prompts for {batch} prompts")
+        images = self._images(image, batch)
+        prompts = self._prompts(prompt) if prompt_embeds is None else [""] * batch
+        captions, row_images, groups = self.cfg_rows(prompts, negatives, images, guidance_scale, image_guidance_scale)
+        unconditional = (groups - 1) * batch
+        todo = len(captions) if prompt_embeds is None else unconditional
+        condition, mask = self.encode_prompt(captions[:todo], row_images[:todo],
+                                             cacheable=[row < unconditional for row in range(todo)])
+        if prompt_embeds is None:
+            prompt_embeds, prompt_attention_mask = condition[:, unconditional:], mask[unconditional:]
+        return dict(prompt_embeds=prompt_embeds, prompt_attention_mask=prompt_attention_mask,
+                    negative_prompt_embeds=condition[:, :unconditional], negative_prompt_attention_mask=mask[:unconditional])
+
     def _encode_rows(self, captions: list[str], images: list[list[Image.Image]]):
         """The MLLM over these rows; the vision tower sees each distinct image once, however many rows hold it."""
+        device = self._execution_device
         flat = [im for ims in images for im in ims]
         if not flat:
-            inputs = self.processor.generation_inputs(captions, images).to(self.device)
+            inputs = self.processor.generation_inputs(captions, images).to(device)
             return self.model.encode_condition(inputs.input_ids, inputs.attention_mask)
         keys = [image_key(im) for im in flat]
         distinct = list(dict.fromkeys(keys))
         slot = torch.tensor([distinct.index(k) for k in keys])
         pixels, grid = self.processor.pixels([flat[keys.index(k)] for k in distinct], self.processor.image_pixels)
-        features = self.model.image_features(pixels.to(self.device, self.dtype), grid.to(self.device))
+        features = self.model.image_features(pixels.to(device, self.dtype), grid.to(device))
         features.pooler_output = tuple(features.pooler_output[s] for s in slot.tolist())  # one entry per image slot
         # The same ids `processor.generation_inputs` gives, without preprocessing an image twice.
         ids, attention = self.processor.tokens(self.processor.generation_texts(captions, images), grid[slot])
-        return self.model.encode_condition(ids.to(self.device), attention.to(self.device), image_grid_thw=grid[slot].to(self.device),
+        return self.model.encode_condition(ids.to(device), attention.to(device), image_grid_thw=grid[slot].to(device),
                                            image_features=features)
 
     def _weights_fingerprint(self) -> tuple:
         # Sequential offload re-creates parameters on every forward: identity would never match.
-        modules = [self.model.mllm, self.model.connector]
-        weights = weights_fingerprint(modules, identity=self._offload != "sequential")
-        return id(self.processor), str(self.device), self.dtype, self._offload, weights
+        mode = self.offload
+        weights = weights_fingerprint([self.model.mllm, self.model.connector], identity=mode != "sequential")
+        return id(self.processor), str(self._execution_device), self.dtype, mode, weights
 
-    def prepare_latents(self, batch: int, n: int, height: int, width: int, generator) -> torch.Tensor:
-        """float32 CPU noise from the caller's generator(s), then moved: the same seed gives the same image anywhere."""
-        f = self.config.vae_downsample_f
-        shape = (n, self.model.transformer.config.in_channels, height // f, width // f)
+    def prepare_latents(self, batch: int, n: int, height: int, width: int, generator, latents=None) -> torch.Tensor:
+        """float32 CPU noise from the caller's generator(s), then moved: the same seed gives the same image
+        anywhere. Given `latents` [batch * n, C, h, w] are checked and used as they are."""
+        f = self.model.config.vae_downsample_f
+        shape = (batch * n, self.transformer.config.in_channels, height // f, width // f)
+        if latents is not None:
+            if not isinstance(latents, torch.Tensor) or tuple(latents.shape) != shape:
+                got = tuple(latents.shape) if isinstance(latents, torch.Tensor) else type(latents).__name__
+                raise InputError(f"latents must be a tensor of shape {shape}, got {got}")
+            return latents.to(self._execution_device, torch.float32)
         if isinstance(generator, (list, tuple)):
             if len(generator) != batch:
                 raise InputError(f"got {len(generator)} generators for {batch} prompts")
-            noise = torch.cat([torch.randn(shape, generator=g, dtype=torch.float32) for g in generator])
+            noise = torch.cat([torch.randn((n, *shape[1:]), generator=g, dtype=torch.float32) for g in generator])
         else:
-            noise = torch.randn((batch * n, *shape[1:]), generator=generator, dtype=torch.float32)
-        return noise.to(self.device)
+            noise = torch.randn(shape, generator=generator, dtype=torch.float32)
+        return noise.to(self._execution_device)
 
     # ---- generation ----
     @torch.no_grad()
     def __call__(
         self,
-        prompt: str | list[str],
+        prompt: str | list[str] | None = None,
         image=None,
         negative_prompt: str | list[str] = "",
         guidance_scale: float = 4.5,
@@ -226,127 +323,115 @@ class UniImagePipeline:
         width: int | None = None,
         callback_on_step_end: Callable | None = None,
         progress: bool = True,
-        callback_on_step_end_tensor_inputs: Sequence[str] = ("latents",),
+        latents: torch.Tensor | None = None,
+        prompt_embeds: torch.Tensor | None = None,
+        prompt_attention_mask: torch.Tensor | None = None,
+        negative_prompt_embeds: torch.Tensor | None = None,
+        negative_prompt_attention_mask: torch.Tensor | None = None,
+        callback_on_step_end_tensor_inputs: list[str] = ("latents",),
+        return_dict: bool = True,
     ) -> UniImagePipelineOutput:
-        """`callback_on_step_end(pipe, step_index, timestep, callback_kwargs)` runs after every step, as in
-        diffusers: `callback_kwargs` holds the tensors named in `callback_on_step_end_tensor_inputs` (any of
-        `_callback_tensor_inputs`), and a returned "latents" replaces the latents. It may raise to stop sampling."""
-        prompts = self._prompts(prompt)
-        negatives = [negative_prompt] * len(prompts) if isinstance(negative_prompt, str) else self._prompts(negative_prompt)
-        if len(negatives) != len(prompts):
-            raise InputError(f"got {len(negatives)} negative prompts for {len(prompts)} prompts")
+        """Text (+ images) -> images. `prompt_embeds` etc. replace the MLLM pass (see `encode_conditions`);
+        `latents` replace the seeded noise. `callback_on_step_end(pipe, i, t, kwargs)` gets the tensors named
+        in `callback_on_step_end_tensor_inputs` (of `_callback_tensor_inputs`) and may return new `latents`;
+        it may also set `pipe._interrupt` (the remaining steps are skipped) or raise to stop sampling."""
         if output_type not in ("pil", "np", "pt", "latent"):
             raise InputError(f"output_type must be 'pil', 'np', 'pt' or 'latent', got {output_type!r}")
+        bad = [k for k in callback_on_step_end_tensor_inputs if k not in self._callback_tensor_inputs]
+        if bad:
+            raise InputError(f"callback_on_step_end_tensor_inputs {bad} not among {self._callback_tensor_inputs}")
+        if hasattr(callback_on_step_end, "tensor_inputs"):  # diffusers' PipelineCallback / MultiPipelineCallbacks
+            callback_on_step_end_tensor_inputs = callback_on_step_end.tensor_inputs
         self._check_numbers(num_inference_steps, guidance_scale, image_guidance_scale, num_images_per_prompt)
-        self._check_callback_inputs(callback_on_step_end_tensor_inputs)
+        if latents is not None and height is None and width is None:
+            f = self.model.config.vae_downsample_f
+            height, width = latents.shape[-2] * f, latents.shape[-1] * f
         height, width = self._check_size(height, width)
-        images = self._images(image, len(prompts))
         n = num_images_per_prompt
+        self._guidance_scale, self._interrupt = guidance_scale, False
 
-        captions, row_images, groups = self.cfg_rows(prompts, negatives, images, guidance_scale, image_guidance_scale)
-        unconditional = [row < (groups - 1) * len(prompts) for row in range(len(captions))]  # every group but the last
-        condition, mask = self.encode_prompt(captions, row_images, cacheable=unconditional)
-        condition, mask = condition.repeat_interleave(n, dim=1), mask.repeat_interleave(n, dim=0)
+        if negative_prompt_embeds is not None:
+            if prompt_embeds is None:
+                raise InputError("negative_prompt_embeds needs prompt_embeds")
+            prompt_embeds, prompt_attention_mask = self._check_condition("prompt_embeds", prompt_embeds, prompt_attention_mask)
+            negative_prompt_embeds, negative_prompt_attention_mask = self._check_condition(
+                "negative_prompt_embeds", negative_prompt_embeds, negative_prompt_attention_mask, prompt_embeds.shape[1])
+            if negative_prompt_embeds.shape[1] > 2 * prompt_embeds.shape[1]:
+                raise InputError("negative_prompt_embeds holds at most 2 unconditional groups of rows")
+        else:
+            conditions = self.encode_conditions(prompt, image, negative_prompt, guidance_scale, image_guidance_scale,
+                                                prompt_embeds, prompt_attention_mask)
+            prompt_embeds, prompt_attention_mask = conditions["prompt_embeds"], conditions["prompt_attention_mask"]
+            negative_prompt_embeds = conditions["negative_prompt_embeds"]
+            negative_prompt_attention_mask = conditions["negative_prompt_attention_mask"]
+        batch = prompt_embeds.shape[1]
+        groups = 1 + negative_prompt_embeds.shape[1] // batch
+        condition = torch.cat([negative_prompt_embeds, prompt_embeds], dim=1).repeat_interleave(n, dim=1)
+        mask = torch.cat([negative_prompt_attention_mask, prompt_attention_mask]).repeat_interleave(n, dim=0)
 
-        latents = self.prepare_latents(len(prompts), n, height, width, generator)
-        self.scheduler.set_timesteps(num_inference_steps, device=self.device)
+        latents = self.prepare_latents(batch, n, height, width, generator, latents)
+        device = self._execution_device
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
         timesteps = self.scheduler.timesteps
-        for i, t in enumerate(tqdm(timesteps, disable=not progress, desc="sampling", **self._progress)):
-            model_input = torch.cat([latents] * groups).to(self.dtype)
-            velocity = self.model(model_input, t.expand(model_input.shape[0]), condition, mask).float()
-            velocity = guided_prediction(velocity, groups, guidance_scale, image_guidance_scale)
-            before = latents
-            latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
-            if callback_on_step_end is not None:
-                tensors = self._callback_tensors(callback_on_step_end_tensor_inputs, latents, velocity, before, i)
-                latents = (callback_on_step_end(self, i, t, tensors) or {}).get("latents", latents)
+        self._num_timesteps = len(timesteps)
+        with self._progress(progress, len(timesteps)) as bar:
+            for i, t in enumerate(timesteps):
+                if self.interrupt:
+                    continue
+                model_input = torch.cat([latents] * groups).to(self.dtype)
+                velocity = self.model(model_input, t.expand(model_input.shape[0]), condition, mask).float()
+                velocity = guided_prediction(velocity, groups, guidance_scale, image_guidance_scale)
+                # Flow matching: x_t = (1 - sigma) x0 + sigma noise and v = noise - x0, so x0 = x_t - sigma v.
+                denoised = latents - self.scheduler.sigmas[i].to(latents.device) * velocity
+                latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
+                if callback_on_step_end is not None:
+                    named = dict(latents=latents, denoised=denoised, velocity=velocity, prompt_embeds=prompt_embeds,
+                                 negative_prompt_embeds=negative_prompt_embeds)
+                    outputs = callback_on_step_end(self, i, t, {k: named[k] for k in callback_on_step_end_tensor_inputs})
+                    latents = (outputs or {}).get("latents", latents)
+                bar.update()
         images = self.decode_latents(latents, output_type)
-        self._offload_last_model()
-        return UniImagePipelineOutput(images=images)
+        self.maybe_free_model_hooks()
+        return UniImagePipelineOutput(images=images) if return_dict else (images,)
 
-    # Tensors a step callback may ask for: the latents after the step, the guided velocity at `t`, and the
-    # sampler's current estimate of the clean latents (flow matching: x0 = x_t - sigma_t * v).
-    _callback_tensor_inputs = ("latents", "noise_pred", "pred_original_sample")
+    def _progress(self, show: bool, total: int):
+        """diffusers' progress bar; `progress=False` turns it off for this call only."""
+        saved = getattr(self, "_progress_bar_config", {})
+        self._progress_bar_config = {"desc": "sampling", **saved, **({} if show else {"disable": True})}
+        try:
+            return self.progress_bar(total=total)
+        finally:
+            self._progress_bar_config = saved
 
-    def _check_callback_inputs(self, names):
-        unknown = [n for n in names if n not in self._callback_tensor_inputs]
-        if unknown:
-            raise InputError(f"callback_on_step_end_tensor_inputs: unknown {unknown}; choose from {list(self._callback_tensor_inputs)}")
-
-    def _callback_tensors(self, names, latents, velocity, before, step_index: int) -> dict:
-        out = {}
-        for name in names:
-            if name == "latents":
-                out[name] = latents
-            elif name == "noise_pred":
-                out[name] = velocity
-            else:
-                sigma = self.scheduler.sigmas[step_index].to(velocity.device, torch.float32)  # both flow samplers keep them
-                out[name] = before - sigma * velocity
-        return out
-
+    @torch.no_grad()
     def decode_latents(self, latents: torch.Tensor, output_type: str = "pil"):
+        """Latents in the DiT's space -> images (diffusers' VaeImageProcessor: [0, 1] 'pt' / 'np', or PIL)."""
         if output_type == "latent":
             return latents
-        vae = self.model.vae
+        vae = self.vae
         shift = getattr(vae.config, "shift_factor", None) or 0.0
         x = vae.decode((latents / vae.config.scaling_factor + shift).to(vae.dtype)).sample.float()
-        x = (x / 2 + 0.5).clamp(0, 1)
-        if output_type == "pt":
-            return x
-        pixels = (x * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        if output_type == "np":
-            return pixels.astype(np.float32) / 255.0
-        return [Image.fromarray(p) for p in pixels]
+        return self.image_processor.postprocess(x, output_type=output_type)
 
     # ---- speed and memory ----
-    def enable_model_cpu_offload(self, device="cuda") -> "UniImagePipeline":
-        """MLLM, DiT and VAE each on `device` only while in use (accelerate hooks); the rest in CPU memory."""
-        self.remove_offload()
-        self._execution_device = offload.execution_device(device)
-        self._offload_hooks = offload.enable_model_offload(self.model, self._execution_device)
-        self._offload = "model"
-        return self
-
-    def enable_sequential_cpu_offload(self, device="cuda") -> "UniImagePipeline":
-        """Every submodule's weights streamed to `device` for its own forward: least memory, slowest."""
-        self.remove_offload()
-        self._execution_device = offload.execution_device(device)
-        offload.enable_sequential_offload(self.model, self._execution_device)
-        self._offload = "sequential"
-        return self
-
-    def remove_offload(self) -> "UniImagePipeline":
-        """Detach offload hooks; every weight ends up in CPU memory."""
-        if self._offload is not None:
-            offload.remove_offload(self.model, self._offload_hooks)
-            self.condition_cache.clear()
-        self._offload, self._offload_hooks, self._execution_device = None, [], None
-        return self
-
-    def _offload_last_model(self):
-        # The chain sends each model back when the next starts; nothing follows the VAE, so send it here.
-        if self._offload == "model":
-            self._offload_hooks[-1].offload()
-
     def compile_transformer(self, **compile_kwargs) -> "UniImagePipeline":
         """torch.compile the DiT (it runs steps x CFG rows times a call; the MLLM and VAE run once)."""
-        self.model.transformer.compile(**compile_kwargs)
+        self.transformer.compile(**compile_kwargs)
         return self
 
     def quantize_mllm(self, mode: str = "8bit", device="cuda") -> "UniImagePipeline":
         """8-bit / 4-bit MLLM via bitsandbytes, on `device` (CUDA). Cached conditions are dropped."""
-        if self._offload is not None:
+        if self.offload is not None:
             raise InputError("quantize the MLLM before enabling CPU offload (bitsandbytes weights stay on the GPU)")
         self.model.quantize_mllm(mode, device)
-        self.model.connector.to(device)  # inputs follow the connector: computation starts on the MLLM's device
+        self.connector.to(device)  # inputs follow the connector: computation starts on the MLLM's device
         self.condition_cache.clear()
         return self
 
     # ---- understanding ----
     @property
     def can_understand(self) -> bool:
-        return self.model.mllm.lm_head.weight.device.type != "meta"
+        return self.mllm.lm_head.weight.device.type != "meta"
 
     def _understanding_generate_kwargs(self, image, question, max_new_tokens, do_sample, temperature, top_p, history):
         if not self.can_understand:
@@ -356,11 +441,11 @@ class UniImagePipeline:
         if not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= 4096:
             raise InputError(f"max_new_tokens must be an integer in 1..4096, got {max_new_tokens!r}")
         images = [] if image is None else [load_image(x) for x in (image if isinstance(image, (list, tuple)) else [image])]
-        inputs = self.processor.understanding_inputs(images, question, history).to(self.device)
+        inputs = self.processor.understanding_inputs(images, question, history).to(self._execution_device)
         tok = self.processor.tokenizer
         eos = [i for i in {tok.convert_tokens_to_ids("<|im_end|>"), tok.eos_token_id, tok.pad_token_id} if i is not None]
         kwargs = dict(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask,
-                      mm_token_type_ids=(inputs.input_ids == self.model.mllm.config.image_token_id).int(),
+                      mm_token_type_ids=(inputs.input_ids == self.mllm.config.image_token_id).int(),
                       max_new_tokens=max_new_tokens, do_sample=do_sample, eos_token_id=eos, pad_token_id=tok.pad_token_id)
         if do_sample:
             kwargs.update(temperature=temperature, top_p=top_p)
@@ -376,7 +461,7 @@ class UniImagePipeline:
                        streamer=None) -> torch.Tensor:
         """The generated token ids (prompt excluded). `streamer`: a transformers streamer, fed in this thread."""
         kwargs = self._understanding_generate_kwargs(image, question, max_new_tokens, do_sample, temperature, top_p, history)
-        out = self.model.mllm.generate(**kwargs, streamer=streamer)
+        out = self.mllm.generate(**kwargs, streamer=streamer)
         return out[0, kwargs["input_ids"].shape[1]:]
 
     def understand(self, image, question: str, max_new_tokens: int = 128, do_sample: bool = False,
@@ -397,7 +482,7 @@ class UniImagePipeline:
         def run():
             try:
                 with torch.no_grad():
-                    self.model.mllm.generate(**kwargs, streamer=streamer)
+                    self.mllm.generate(**kwargs, streamer=streamer)
             except Exception as e:  # surfaced in the caller's thread below
                 errors.append(e)
                 streamer.end()

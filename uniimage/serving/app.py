@@ -23,7 +23,7 @@ UI_PATH = "/ui"
 def size_multiple(pipe) -> int:
     """Pixel sizes must divide into whole latent patches: VAE downsampling times transformer patch."""
     try:
-        return int(pipe.config.vae_downsample_f) * int(pipe.model.transformer.config.patch_size)
+        return int(pipe.model.config.vae_downsample_f) * int(pipe.model.transformer.config.patch_size)
     except (AttributeError, TypeError, ValueError):
         return 32
 

@@ -110,7 +110,7 @@ def usage(pipe, prompt: str, images, n: int, height: int, width: int) -> dict:
     processor = pipe.processor
     text = min(len(processor.tokenizer(prompt, add_special_tokens=False)["input_ids"]), processor.max_text_tokens)
     image = image_tokens(processor, images or [])
-    patch = int(pipe.config.vae_downsample_f) * int(pipe.model.transformer.config.patch_size)
+    patch = int(pipe.model.config.vae_downsample_f) * int(pipe.model.transformer.config.patch_size)
     output = n * (height // patch) * (width // patch)
     return {"input_tokens": text + image, "input_tokens_details": {"text_tokens": text, "image_tokens": image},
             "output_tokens": output, "total_tokens": text + image + output}

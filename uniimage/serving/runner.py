@@ -56,7 +56,7 @@ class ChatWork:
 
 def _step_callback(jobs: list[Job], total: int, n: int):
     """diffusers-style callback: reports progress, sends previews decoded from the sampler's clean-latent
-    estimate (`pred_original_sample`) to the jobs that asked for them, and stops sampling once every
+    estimate (`denoised`) to the jobs that asked for them, and stops sampling once every
     client has gone."""
 
     def callback(pipe, step_index, timestep, callback_kwargs):
@@ -68,7 +68,7 @@ def _step_callback(jobs: list[Job], total: int, n: int):
             work: ImageWork = job.payload
             if step_index in work.partial_steps and work.on_partial is not None and not job.cancelled.is_set():
                 k = work.partial_steps.index(step_index)
-                clean = callback_kwargs["pred_original_sample"][j * n : (j + 1) * n]
+                clean = callback_kwargs["denoised"][j * n : (j + 1) * n]
                 for i, preview in enumerate(pipe.decode_latents(clean, "pil")):
                     work.on_partial(i, k, preview)
         return {"latents": callback_kwargs["latents"]}
@@ -97,7 +97,7 @@ def run_images(pipe) -> Callable[[list[Job]], list[list[Image.Image]]]:
             height=first.height,
             width=first.width,
             callback_on_step_end=_step_callback(jobs, first.steps, first.n),
-            callback_on_step_end_tensor_inputs=["latents", "pred_original_sample"] if previews else ["latents"],
+            callback_on_step_end_tensor_inputs=["latents", "denoised"] if previews else ["latents"],
             progress=False,
         )
         n = first.n

@@ -1,6 +1,6 @@
-"""`write_dataset`: render a ShapesEval split to disk in the training formats, plus its CLI.
+"""`write_dataset`: render a ShapesEval split to disk in the training formats. Its command:
 
-    python -m uniimage.shapes.dataset --out data/shapes --split train --n-t2i 6000 --n-edit 2000 --n-vqa 2000
+    python -m uniimage.cli.shapes_data --out data/shapes --split train --n-t2i 6000 --n-edit 2000 --n-vqa 2000
 
 Layout under out_dir:
   {split}.jsonl            t2i and edit rows (edit rows carry source_images)
@@ -11,8 +11,6 @@ Layout under out_dir:
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 from .edits import edit_items, edit_metadata
@@ -105,38 +103,3 @@ def _vqa_rows(out_dir, image_dir, n, split, seed, heldout, image_size) -> list[d
         meta = {"task": "vqa", "tag": item.kind, "split": split, "scene": item.scene.to_dict()}
         rows.append({"image": image_path.relative_to(out_dir).as_posix(), "question": item.question, "answer": item.answer, "meta": meta})
     return rows
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--split", choices=SPLITS, default="train")
-    parser.add_argument("--n-t2i", type=int, default=600)
-    parser.add_argument("--n-edit", type=int, default=200)
-    parser.add_argument("--n-vqa", type=int, default=200)
-    parser.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
-    parser.add_argument("--shard-size", type=int, default=1000)
-
-
-def run(args) -> int:
-    result = write_dataset(
-        args.out, args.n_t2i, args.n_edit, args.n_vqa, split=args.split, image_size=args.image_size,
-        seed=args.seed, formats=tuple(args.formats), shard_size=args.shard_size,
-    )
-    for key in ("jsonl", "vqa_jsonl"):
-        if key in result:
-            print(f"wrote {result[key]}")
-    for shard in result["wds"]:
-        print(f"wrote {shard}")
-    return 0
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m uniimage.shapes.dataset", description="Render ShapesEval data.")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

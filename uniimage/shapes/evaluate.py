@@ -1,4 +1,5 @@
-"""`uniimage eval shapes`: generate (or answer) on ShapesEval prompts and score programmatically.
+"""ShapesEval: generate (or answer) on ShapesEval prompts and score programmatically.
+The command (`cli/shapes_eval.py`):
 
     uniimage eval shapes --model M [--split heldout|train] [--limit N] [--task t2i|edit|vqa]
                          [--json] [--out results.jsonl] [--seed S] [--steps N] [--guidance G]
@@ -12,16 +13,14 @@ With --json, stdout carries exactly one JSON object: {"overall": x, "<category>"
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 from .detect import detect_objects
 from .edits import edit_items, edit_metadata
 from .factors import FACTORS, factor_shares, factor_verdicts
 from .heldout import heldout_combinations
-from .prompts import SPLITS, t2i_items
+from .prompts import t2i_items
 from .render import render_scene
 from .score import judge_detections, judge_edit, judge_vqa
 from .vqa import vqa_items
@@ -30,20 +29,6 @@ TASKS = ("t2i", "edit", "vqa")
 PROMPT_SEED = 2024  # the prompt set is fixed; --seed only changes the generators' noise
 DEFAULT_LIMIT = {"t2i": 120, "edit": 40, "vqa": 50}
 SOURCE_IMAGE_SIZE = 256  # edit sources and VQA images are rendered at this size for the model
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model id, folder or preset name")
-    parser.add_argument("--split", choices=SPLITS, default="heldout")
-    parser.add_argument("--task", choices=TASKS, default="t2i")
-    parser.add_argument("--limit", type=int, default=None, help="number of prompts (default per task: %s)" % DEFAULT_LIMIT)
-    parser.add_argument("--json", action="store_true", help="print one JSON object of accuracies")
-    parser.add_argument("--out", type=Path, default=None, help="results JSONL, one line per prompt")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--guidance", type=float, default=4.5)
-    parser.add_argument("--images-per-prompt", type=int, default=1)
-    parser.add_argument("--image-size", type=int, default=SOURCE_IMAGE_SIZE, help="size of rendered input images")
 
 
 def _generator(seed: int):
@@ -136,31 +121,3 @@ def write_results(path: Path, rows: list[dict]) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, sort_keys=True) + "\n")
-
-
-def report(summary: dict, rows: list[dict], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(summary, sort_keys=True))
-        return
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["category"]] = counts.get(row["category"], 0) + 1
-    for category in sorted(counts):
-        print(f"{category:>14}: {summary[category]:.3f}  ({counts[category]} prompts)")
-    print(f"{'overall':>14}: {summary['overall']:.3f}")
-    if summary.get("factors"):
-        print("factors (share right, over the prompts that name it): "
-              + ", ".join(f"{name} {share:.3f}" for name, share in summary["factors"].items()))
-
-
-def run(args) -> int:
-    from uniimage import UniImagePipeline
-
-    pipe = UniImagePipeline.from_pretrained(args.model)
-    rows = evaluate(pipe, task=args.task, split=args.split, limit=args.limit, seed=args.seed, steps=args.steps,
-                    guidance=args.guidance, images_per_prompt=args.images_per_prompt, image_size=args.image_size)
-    if args.out:
-        write_results(args.out, rows)
-        print(f"wrote {len(rows)} results to {args.out}", file=sys.stderr)
-    report(summarise(rows), rows, args.json)
-    return 0

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import ConvexHull
 
 
 @dataclass(frozen=True)
@@ -23,35 +24,10 @@ class ShapeFeatures:
     rectangularity: float  # hull area / smallest enclosing rectangle: square 1, circle 0.79, triangle 0.5
 
 
-def _cross(o, a, b) -> float:
-    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-
-def convex_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Andrew's monotone chain; counter-clockwise, no repeated end point."""
-    points = sorted(set(points))
-    if len(points) <= 2:
-        return points
-    lower: list = []
-    for p in points:
-        while len(lower) >= 2 and _cross(lower[-2], lower[-1], p) <= 0:
-            lower.pop()
-        lower.append(p)
-    upper: list = []
-    for p in reversed(points):
-        while len(upper) >= 2 and _cross(upper[-2], upper[-1], p) <= 0:
-            upper.pop()
-        upper.append(p)
-    return lower[:-1] + upper[:-1]
-
-
-def polygon_area_perimeter(polygon: list[tuple[float, float]]) -> tuple[float, float]:
-    area2 = 0.0
-    perimeter = 0.0
-    for (x0, y0), (x1, y1) in zip(polygon, polygon[1:] + polygon[:1]):
-        area2 += x0 * y1 - x1 * y0
-        perimeter += math.hypot(x1 - x0, y1 - y0)
-    return abs(area2) / 2, perimeter
+def hull_of(points: list[tuple[float, float]]) -> tuple[list[tuple[float, float]], float, float]:
+    """(hull vertices counter-clockwise, area, perimeter): scipy's Qhull (2-D `volume` is the area, `area` the perimeter)."""
+    hull = ConvexHull(np.asarray(points, dtype=np.float64))
+    return [tuple(hull.points[i]) for i in hull.vertices], float(hull.volume), float(hull.area)
 
 
 def min_rectangle_area(polygon: list[tuple[float, float]]) -> float:
@@ -85,8 +61,7 @@ def shape_features(mask: np.ndarray) -> ShapeFeatures:
     area = int(len(xs))
     width = int(xs.max() - xs.min() + 1)
     height = int(ys.max() - ys.min() + 1)
-    hull = convex_hull(row_extreme_corners(mask))
-    hull_area, hull_perimeter = polygon_area_perimeter(hull)
+    hull, hull_area, hull_perimeter = hull_of(row_extreme_corners(mask))
     rectangle_area = min_rectangle_area(hull)
     return ShapeFeatures(
         area=area,

@@ -18,6 +18,7 @@ from typing import Any, Optional, Union
 import yaml
 
 from ..errors import ConfigError
+from ..utils.dtypes import DTYPE_NAMES
 
 REQUIRED = object()  # default marking a field the YAML must give
 
@@ -207,8 +208,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.precision not in ("auto", "no", "bf16", "fp16"):
             raise ConfigError(f"precision must be auto, no, bf16 or fp16, got {self.precision!r}")
-        if self.frozen_dtype not in ("float32", "bfloat16", "float16"):
-            raise ConfigError(f"frozen_dtype must be float32, bfloat16 or float16, got {self.frozen_dtype!r}")
+        if self.frozen_dtype not in DTYPE_NAMES:
+            raise ConfigError(f"frozen_dtype must be one of {', '.join(DTYPE_NAMES)}, got {self.frozen_dtype!r}")
         if self.checkpoint.every < 1 or self.checkpoint.keep < 1:
             raise ConfigError("checkpoint.every and checkpoint.keep must be >= 1")
         self.model.validate()

@@ -8,8 +8,10 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError
+from . import checkpointing as ckpt
 from .checkpointing import is_checkpoint, latest_checkpoint
-from .config import ModelSource
+from .config import ModelSource, load_config
+from .freeze import apply_freeze, merge_lora
 
 
 def run_checkpoint(path: Path) -> Path | None:
@@ -33,6 +35,27 @@ def load_model(source: ModelSource, dtype: torch.dtype = torch.float32):
     return model, processor, components
 
 
+def load_trained_model(checkpoint: str | Path, dtype: torch.dtype = torch.float32):
+    """-> (model, processor, components) with the checkpoint's trained weights, LoRA merged."""
+    folder = Path(checkpoint).expanduser()
+    found = run_checkpoint(folder) if folder.is_dir() else None
+    if found is None:
+        raise CheckpointError(f"{checkpoint} is neither a training checkpoint nor a run folder with one")
+    config = load_config(found / "config.yaml")
+    model, processor, components = load_model(config.model, torch.float32)
+    names = apply_freeze(model, config.freeze)
+    weights = ckpt.load_trainable(found)
+    if set(weights) != set(names):
+        raise CheckpointError(f"{found}: saved weights do not match the model its config builds")
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, tensor in weights.items():
+            params[name].copy_(tensor)
+    merge_lora(model)
+    model.requires_grad_(False)
+    return model.to(dtype).eval(), processor, components
+
+
 def _load(source: ModelSource, dtype: torch.dtype):
     if source.preset:
         from ..presets import build_preset, preset_folder
@@ -47,8 +70,6 @@ def _load(source: ModelSource, dtype: torch.dtype):
     path = Path(source.pretrained).expanduser()
     checkpoint = run_checkpoint(path) if path.is_dir() else None
     if checkpoint is not None:
-        from .export import load_trained_model
-
         return load_trained_model(checkpoint, dtype)
     from ..checkpoint.pretrained import load_pretrained
 

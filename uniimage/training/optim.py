@@ -25,5 +25,8 @@ def lr_factor(step: int, config: OptimConfig, total_steps: int) -> float:
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+# Not transformers' get_cosine_with_min_lr_schedule_with_warmup: its warmup is step / warmup, so the
+# first optimizer step runs at LR 0, and past num_training_steps its cosine rises again; the demo's
+# recorded runs used this schedule (first step at lr / warmup, clamped at min_lr).
 def build_scheduler(optimizer: torch.optim.Optimizer, config: OptimConfig, total_steps: int) -> LambdaLR:
     return LambdaLR(optimizer, lambda step: lr_factor(step, config, total_steps))

@@ -32,7 +32,7 @@ def sample_grid(model, processor, components, cfg: EvalConfig, output_dir: Path)
     requests = eval_requests(cfg, output_dir)
     if not requests:
         return None
-    pipe = UniImagePipeline(model, processor, load_sampler(components.scheduler_dir), components)
+    pipe = UniImagePipeline.from_model(model, processor, load_sampler(components.scheduler_dir), components)
     # Every module's own mode comes back afterwards (the VAE stays in eval mode while the rest trains):
     # a run that sampled must go on exactly like one resumed after the sample.
     modes = [(m, m.training) for m in model.modules()]

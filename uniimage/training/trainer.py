@@ -23,6 +23,7 @@ from torch import nn
 
 from ..errors import CheckpointError, ConfigError
 from ..pipelines.schedulers import load_noise_schedule
+from ..utils.dtypes import torch_dtype
 from . import checkpointing as ckpt
 from .config import TrainConfig, config_differences, fingerprint, load_config
 from .data import build_batches, build_stream, use_latent_caches
@@ -34,7 +35,6 @@ from .optim import build_optimizer, build_scheduler
 from .rehearsal import RehearsalData, lm_loss, next_lm_inputs
 
 log = logging.getLogger(__name__)
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 class FlowMatchingModule(nn.Module):
@@ -132,7 +132,7 @@ class Trainer:
         self.trainable_names = apply_freeze(model, c.freeze)
         self.model = model
         self._build_data()  # before any dtype change: a latent cache is checked against the float32 VAE
-        frozen_dtype = DTYPES[c.frozen_dtype]
+        frozen_dtype = torch_dtype(c.frozen_dtype)
         if frozen_dtype != torch.float32:
             if self.acc.mixed_precision == "no":
                 raise ConfigError("frozen_dtype other than float32 needs mixed precision (bf16/fp16 autocast)")

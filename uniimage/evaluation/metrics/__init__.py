@@ -2,7 +2,7 @@
 so they run on any feature extractor or CLIP (and offline, in tests, on tiny random ones)."""
 
 from .clip_score import ClipScoreResult, compute_clip_score
-from .errors import WeightsUnavailableError
+from ...errors import WeightsUnavailableError
 from .fid import FidResult, compute_fid, folder_statistics
 from .frechet import frechet_distance
 from .stats import FeatureStats

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import WeightsUnavailableError
+from ...errors import WeightsUnavailableError
 
 DEFAULT_CLIP = "openai/clip-vit-large-patch14"
 

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from ...utils.images import load_image
 from ..prompt_files import load_prompt_file
 from ..tasks import Task
-from .errors import ImageFolderError
+from ...errors import ImageFolderError
 from .image_folders import IMAGE_SUFFIXES, is_image_file
 
 

@@ -48,12 +48,3 @@ def custom_network(spec: str, device: str, input_size: int | None) -> FeatureNet
     size = input_size if input_size is not None else getattr(net, "input_size", None)
     return FeatureNetwork(net, size, spec, device)
 
-
-def resolve_feature_network(features: str, weights: str | None, device: str,
-                            input_size: int | None = None) -> FeatureNetwork:
-    """'inception' (the FID standard, weights found offline or given) or 'module:factory'."""
-    if features == "inception":
-        from .inception import load_inception
-
-        return load_inception(weights, device)
-    return custom_network(features, device, input_size)

@@ -8,10 +8,19 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .features import FeatureNetwork
+from .features import FeatureNetwork, custom_network
 from .frechet import frechet_distance
 from .image_folders import iter_batches, list_images
+from .inception import load_inception
 from .stats import FeatureStats, load_stats
+
+
+def resolve_feature_network(features: str, weights: str | None, device: str,
+                            input_size: int | None = None) -> FeatureNetwork:
+    """'inception' (the FID standard, weights found offline or given) or 'module:factory'."""
+    if features == "inception":
+        return load_inception(weights, device)
+    return custom_network(features, device, input_size)
 
 
 @dataclass

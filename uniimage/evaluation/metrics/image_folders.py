@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from ...utils.images import load_image
-from .errors import ImageFolderError
+from ...errors import ImageFolderError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 # Our samplers' contact sheets: not samples, and counting them would skew the statistics.

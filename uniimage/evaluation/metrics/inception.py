@@ -15,8 +15,7 @@ from pathlib import Path
 
 import torch
 
-from ...errors import UniImageError
-from .errors import WeightsUnavailableError
+from ...errors import UniImageError, WeightsUnavailableError
 from .features import FeatureNetwork
 
 TORCHSCRIPT_NAME = "inception-2015-12-05.pt"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageFolderError
+from ...errors import ImageFolderError
 
 
 @dataclass

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from PIL import Image
 
+from ..utils.dtypes import torch_dtype
 from .baseline import naive_generate
 from .timing import PeakMemory, phase_clock, sync
 
@@ -21,7 +22,6 @@ PROMPTS = [
     "a robot reading a book", "a sailing boat on a calm lake", "a plate of sushi on slate",
     "a fox in an autumn forest", "a steaming cup of coffee", "a stained glass window", "a desert with cacti",
 ]
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 @dataclass
@@ -50,7 +50,7 @@ def load_bench_pipeline(settings: BenchSettings):
     from ..pipelines.schedulers import load_sampler
     from ..presets import build_preset, preset_folder
 
-    dtype = DTYPES[settings.dtype]
+    dtype = torch_dtype(settings.dtype)
     folder = preset_folder(settings.model)
     if folder is not None and not any(folder.glob("*.safetensors")):
         try:
@@ -59,13 +59,13 @@ def load_bench_pipeline(settings: BenchSettings):
                 model, processor, components = build_preset(settings.model, dtype, seed=settings.seed)
         except Exception:  # some initialiser refused the GPU: build on the CPU, slower but sure
             model, processor, components = build_preset(settings.model, dtype, seed=settings.seed)
-        pipe = UniImagePipeline(model, processor, load_sampler(components.scheduler_dir), components, settings.model)
+        pipe = UniImagePipeline.from_model(model, processor, load_sampler(components.scheduler_dir), components, settings.model)
     else:
         pipe = UniImagePipeline.from_pretrained(settings.model, torch_dtype=dtype)
     if settings.offload == "model":
-        pipe.to("cpu").enable_model_cpu_offload(settings.device)
+        pipe.to("cpu").enable_model_cpu_offload(device=settings.device)
     elif settings.offload == "sequential":
-        pipe.to("cpu").enable_sequential_cpu_offload(settings.device)
+        pipe.to("cpu").enable_sequential_cpu_offload(device=settings.device)
     else:
         pipe.to(settings.device)
     if settings.compile:
@@ -89,7 +89,7 @@ def _call_kwargs(settings: BenchSettings):
 
 
 def time_ours(pipe, settings, prompts, images, memory: PeakMemory):
-    device = pipe.device
+    device = pipe._execution_device
     memory.reset()
     with phase_clock(pipe, device) as spent:
         start = time.perf_counter()
@@ -107,7 +107,7 @@ def time_baseline(pipe, settings, prompts, images, memory: PeakMemory):
     start = time.perf_counter()
     out = naive_generate(pipe, prompts, image=images, generator=torch.Generator().manual_seed(settings.seed),
                          timings=phases, **_call_kwargs(settings))
-    sync(pipe.device)
+    sync(pipe._execution_device)
     return out.float().cpu(), time.perf_counter() - start, phases, memory.peak()
 
 
@@ -153,7 +153,7 @@ def run_bench(settings: BenchSettings, pipe=None, log=None) -> dict:
     load_start = time.perf_counter()
     pipe = pipe if pipe is not None else load_bench_pipeline(settings)
     load_seconds = time.perf_counter() - load_start
-    memory = PeakMemory(pipe.device)
+    memory = PeakMemory(pipe._execution_device)
     results = []
     for batch in settings.batches:
         if log:
@@ -163,7 +163,7 @@ def run_bench(settings: BenchSettings, pipe=None, log=None) -> dict:
     return {
         "settings": asdict(settings),
         "environment": {"torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
-                        "device_name": torch.cuda.get_device_name(pipe.device) if pipe.device.type == "cuda" else platform.processor() or "cpu",
+                        "device_name": torch.cuda.get_device_name(pipe._execution_device) if pipe._execution_device.type == "cuda" else platform.processor() or "cpu",
                         "parameters": params, "load_seconds": load_seconds, "memory_measure": memory.kind},
         "results": results,
     }

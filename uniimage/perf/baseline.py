@@ -20,7 +20,7 @@ def naive_condition(pipe, caption: str, images: list) -> tuple[torch.Tensor, tor
     """One CFG row's condition [K, N, C] and mask [N], from nothing."""
     model = pipe.model
     qwen = model.mllm.model
-    inputs = pipe.processor.generation_inputs([caption], [images]).to(pipe.device)
+    inputs = pipe.processor.generation_inputs([caption], [images]).to(pipe._execution_device)
     token_types = (inputs.input_ids == model.mllm.config.image_token_id).int()
     positions, _ = qwen.get_rope_index(inputs.input_ids, token_types, image_grid_thw=inputs.image_grid_thw,
                                        attention_mask=inputs.attention_mask)
@@ -41,7 +41,7 @@ def naive_generate(pipe, prompts: list[str], image=None, negative_prompt: str = 
     timings = timings if timings is not None else {}
     for key in ("mllm", "dit", "vae"):
         timings.setdefault(key, 0.0)
-    device = pipe.device
+    device = pipe._execution_device
     height, width = pipe._check_size(height, width)
     images = pipe._images(image, len(prompts))
     captions, row_images, groups = pipe.cfg_rows(prompts, [negative_prompt] * len(prompts), images,

@@ -2,7 +2,7 @@
 
 import torch
 
-from uniimage.benchmarking import naive_generate
+from uniimage.perf import naive_generate
 from bench_helpers import fresh_pipe, generate, source_image  # noqa: F401 (fixtures)
 
 
@@ -26,7 +26,7 @@ def test_naive_baseline_matches_pipeline_editing(tiny_pipe, source_image):
 
 def test_naive_condition_runs_mllm_to_the_final_layer(tiny_pipe):
     """The baseline really is the expensive path: every text layer and the final norm run."""
-    from uniimage.benchmarking.baseline import naive_condition
+    from uniimage.perf.baseline import naive_condition
 
     seen = []
     handle = tiny_pipe.model.text_model.norm.register_forward_hook(lambda *a: seen.append(1))
