@@ -27,7 +27,7 @@ from safetensors.torch import save as save_tensors
 
 from .decode import _skip
 from .dropout import apply_cfg_dropout
-from .errors import DataError
+from ..errors import DataError
 from .fields import Record
 from .sample import make_sample
 from .stream import rng_for

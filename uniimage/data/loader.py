@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import IterableDataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
-from .errors import DataError
+from ..errors import DataError
 from .sample import collate
 from .stats import DataStats
 from .stream import current_slot
