@@ -74,7 +74,7 @@ def measure(variant: str, data: str, cache: str, preset: str, batch: int, steps:
     import torch
 
     torch.set_num_threads(threads)
-    from uniimage.benchmarking.timing import PeakMemory, sync
+    from uniimage.perf.timing import PeakMemory, sync
     from uniimage.training import Trainer
 
     cls = published_trainer_class() if variant == "published" else Trainer
