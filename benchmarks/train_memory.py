@@ -104,7 +104,7 @@ def prepare(root: Path, preset: str, n: int, threads: int) -> tuple[str, str]:
     import torch
 
     torch.set_num_threads(threads)  # the presets' random init depends on the thread count: same as the children
-    from uniimage.data.latents import write_latent_cache
+    from uniimage.data.latent_cache import write_latent_cache
     from uniimage.presets import build_preset
     from uniimage.shapes.dataset import write_dataset
 

@@ -67,7 +67,7 @@ def run_cache_latents(args: argparse.Namespace) -> int:
 
     import torch
 
-    from ..data.latents import write_latent_cache
+    from ..data.latent_cache import write_latent_cache
     from ..training.config import ModelSource
     from ..training.model_source import load_model
 
