@@ -135,10 +135,18 @@ def slow_job_app(pipe):
     service, jobs = app.state.service, []
     submit = service.submit
     service.submit = lambda job: jobs.append(job) or submit(job)
+    forward = pipe.model.forward
+
+    def slow_step(*args, **kwargs):  # the tiny model's step takes milliseconds: a real one's takes this long,
+        time.sleep(0.2)              # so Cancel lands mid-job on a quiet machine too (30 steps: 6 s)
+        return forward(*args, **kwargs)
+
+    pipe.model.forward = slow_step
     try:
         with serving(app) as url:
             yield url, service, jobs
     finally:
+        del pipe.model.forward
         service.close()
 
 

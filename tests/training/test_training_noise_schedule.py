@@ -2,7 +2,6 @@
 published code builds it (FlowMatchEulerDiscreteScheduler from that folder's config)."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from uniimage.pipelines.schedulers import load_noise_schedule, training_noise_sc
 from uniimage.training import Trainer
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURE = Path(os.environ.get("UNIIMAGE_FIXTURES", REPO.parent / "shared" / "fixtures")) / "tbac-tiny-a"
+FIXTURE = REPO / "tests" / "fixtures" / "tbac-tiny-a"  # the public golden fixture, inside the repository
 
 
 def test_published_folder_gives_shift_one():
