@@ -15,7 +15,7 @@ def _read_text(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def _jsonl_rows(path: Path) -> list[tuple[int, dict]]:
+def jsonl_rows(path: Path) -> list[tuple[int, dict]]:
     """(line number, object) for each non-blank line; a bad line is named in the error."""
     rows = []
     for n, line in enumerate(_read_text(path).splitlines(), start=1):
@@ -48,7 +48,7 @@ def load_prompt_file(path: str | Path) -> list[Task]:
     path = Path(path)
     tasks = []
     if path.suffix.lower() == ".jsonl":
-        for i, (n, row) in enumerate(_jsonl_rows(path)):
+        for i, (n, row) in enumerate(jsonl_rows(path)):
             if not isinstance(row.get("prompt"), str):
                 raise InputError(f"{path}:{n}: missing a string 'prompt'")
             key = check_key(str(row["id"]), f"{path}:{n}") if "id" in row else f"{i:05d}"
@@ -85,7 +85,7 @@ def load_edit_file(path: str | Path) -> list[Task]:
     """Editing set: `{"id", "image": path | [paths], "instruction"}` a line (ImgEdit / GEdit exported so)."""
     path = _edit_jsonl(Path(path))
     tasks = []
-    for i, (n, row) in enumerate(_jsonl_rows(path)):
+    for i, (n, row) in enumerate(jsonl_rows(path)):
         where = f"{path}:{n}"
         if "id" not in row:
             raise InputError(f"{where}: missing 'id'")

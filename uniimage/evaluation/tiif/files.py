@@ -8,12 +8,12 @@ A file's dimension is its lines' `type` (the file name is not trusted: the offic
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import InputError
+from ..prompt_files import jsonl_rows
 
 # Dimension names become folder names in the official layout: one safe path component.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+.\-]*$")
@@ -52,17 +52,7 @@ def check_name(name: str, what: str) -> str:
 
 
 def _rows(path: Path) -> list[tuple[int, dict]]:
-    rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}:{n}: not valid JSON ({e.msg})") from e
-        if not isinstance(row, dict):
-            raise InputError(f"{path}:{n}: expected a JSON object")
-        rows.append((n, row))
+    rows = jsonl_rows(path)  # the prompt-file reader's: each bad line named
     if not rows:
         raise InputError(f"{path}: no lines")
     return rows
