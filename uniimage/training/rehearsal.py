@@ -34,7 +34,7 @@ class RehearsalData:
             raise ConfigError(f"rehearsal.path {self.path} does not exist (a JSONL of image / question / answer rows)")
         self.rows = [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
         self.rows = self.rows[rank::world_size]  # each rank rehearses its own rows
-        for i, row in enumerate(self.rows[:1] + self.rows[-1:]):
+        for row in self.rows[:1] + self.rows[-1:]:  # the first and last rows stand for the file
             missing = {"image", "question", "answer"} - set(row)
             if missing:
                 raise ConfigError(f"rehearsal rows need image, question and answer; {self.path} lacks {sorted(missing)}")
