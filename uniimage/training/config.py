@@ -116,6 +116,9 @@ class FreezeConfig:
     lora: Optional[LoraSettings] = None  # adapters instead of full weights on the listed targets
 
 
+MODEL_PARTS = ("mllm", "queries", "connector", "dit")  # trainable parts, by top-level module
+
+
 @dataclass
 class OptimConfig:
     lr: float = 1e-4
@@ -125,6 +128,17 @@ class OptimConfig:
     warmup_steps: int = 5000
     min_lr: float = 1e-5  # cosine ends here at max_steps
     max_grad_norm: float = 0.5
+    # Peak LR per model part (mllm, queries, connector, dit), overriding `lr` for that part; the warmup and
+    # cosine scale every part alike (each ends at its own peak x min_lr / lr). Published: one LR for all.
+    part_lr: dict[str, float] = field(default_factory=dict)
+
+    def validate(self):
+        unknown = set(self.part_lr) - set(MODEL_PARTS)
+        if unknown:
+            raise ConfigError(f"optim.part_lr has unknown parts {sorted(unknown)}; known: {', '.join(MODEL_PARTS)}")
+        for part, lr in self.part_lr.items():
+            if not isinstance(lr, (int, float)) or lr <= 0:
+                raise ConfigError(f"optim.part_lr.{part} must be a positive number, got {lr!r}")
 
 
 @dataclass
@@ -215,6 +229,7 @@ class TrainConfig:
         self.model.validate()
         self.data.validate()
         self.loss.validate()
+        self.optim.validate()
         if self.freeze.lora is not None:
             self.freeze.lora.validate()
         if self.rehearsal is not None:
@@ -283,8 +298,11 @@ def _coerce(value, tp, where: str):
         return str(value)
     if tp is list and not isinstance(value, list):
         raise ConfigError(f"{where} must be a list, got {value!r}")
-    if tp is dict and not isinstance(value, dict):
+    if (tp is dict or typing.get_origin(tp) is dict) and not isinstance(value, dict):
         raise ConfigError(f"{where} must be a mapping, got {value!r}")
+    if typing.get_origin(tp) is dict:  # typed values: overrides arrive as strings
+        key_type, value_type = typing.get_args(tp)
+        return {k: _coerce(v, value_type, f"{where}.{k}") for k, v in value.items()}
     return value
 
 

@@ -10,9 +10,29 @@ from torch.optim.lr_scheduler import LambdaLR
 from .config import OptimConfig
 
 
-def build_optimizer(params: list[torch.nn.Parameter], config: OptimConfig) -> torch.optim.AdamW:
+def build_optimizer(params, config: OptimConfig) -> torch.optim.AdamW:
+    """`params`: a list of parameters, or {part: parameters} when parts may learn at their own LR."""
     # Only parameters passed here are touched by the update or weight decay: frozen ones stay bit-identical.
+    if isinstance(params, dict):
+        params = [{"params": ps, "lr": config.part_lr.get(part, config.lr), "part": part} for part, ps in params.items() if ps]
     return torch.optim.AdamW(params, lr=config.lr, betas=tuple(config.betas), eps=config.eps, weight_decay=config.weight_decay)
+
+
+def trainable_by_part(model) -> dict[str, list[torch.nn.Parameter]]:
+    """The trainable parameters, grouped by model part (mllm, queries, connector, dit), in model order."""
+    parts = {"mllm": [], "queries": [], "connector": [], "dit": []}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if p is model.queries:
+            parts["queries"].append(p)
+        elif name.startswith("connector."):
+            parts["connector"].append(p)
+        elif name.startswith("transformer."):
+            parts["dit"].append(p)
+        else:
+            parts["mllm"].append(p)
+    return parts
 
 
 def lr_factor(step: int, config: OptimConfig, total_steps: int) -> float:

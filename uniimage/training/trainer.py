@@ -31,7 +31,7 @@ from .freeze import apply_freeze
 from .loss import FlowMatchingLoss
 from .model_source import load_model
 from .monitor import Monitor
-from .optim import build_optimizer, build_scheduler
+from .optim import build_optimizer, build_scheduler, trainable_by_part
 from .rehearsal import RehearsalData, lm_loss, next_lm_inputs
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,8 @@ class Trainer:
 
     def _prepare(self):
         c, acc = self.config, self.acc
-        params = [p for p in self.model.parameters() if p.requires_grad]
+        # One param group per part only when parts learn at their own LR: the published single group otherwise.
+        params = trainable_by_part(self.model) if c.optim.part_lr else [p for p in self.model.parameters() if p.requires_grad]
         optimizer = build_optimizer(params, c.optim)
         self.scheduler = build_scheduler(optimizer, c.optim, c.max_steps)
         if acc.distributed_type == DistributedType.DEEPSPEED:
