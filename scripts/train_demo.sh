@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The whole demo model (issue 4): stage 0 (pretrained bases, scripts/train_demo_stage0.sh), the editing
-# data, then stages 1-3 with `uniimage train` (uniimage/configs/demo/*.yaml) and `uniimage export` into
+# data, then the stages with `uniimage train` (uniimage/configs/demo/*.yaml) and `uniimage export` into
 # the package's embedded default model, uniimage/presets/demo/. ShapesEval TRAINING split only.
 #   scripts/train_demo.sh                 # everything
 #   SKIP_STAGE0=1 scripts/train_demo.sh   # reuse build/demo-base
-#   BASES_FROM=demo scripts/train_demo.sh # stage 0's MLLM and VAE taken out of a trained model (the shipped
-#                                         # demo here), a fresh DiT and the scenes: stage 0 in a minute
-# Logs: build/demo-runs/*.log. Runs: build/demo-runs/{t2i_pretrain,t2i_continue,edit_pretrain,finetune}.
+#   BASES_FROM=DIR scripts/train_demo.sh  # stage 0's MLLM and VAE taken out of a trained model whose MLLM is
+#                                         # stage 0's (v4, whose MLLM stayed frozen: `git worktree add /tmp/v4
+#                                         # 25c2e75`, DIR=/tmp/v4/uniimage/presets/demo), a fresh DiT and the
+#                                         # scenes: stage 0 in a minute. Not v5 (`demo` now): its MLLM was trained on.
+# Logs: build/demo-runs/*.log. Runs: build/demo-runs/<stage>.
 # Extra `key=value` overrides for every stage can be passed in STAGE_ARGS (e.g. "batch_size=8").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,10 +43,10 @@ if [ ! -f "$BASE/data-edit/train.jsonl" ]; then
     --n-vqa 0 --image-size 64 --seed 1 --formats jsonl > "$RUNS/data-edit.log" 2>&1
 fi
 
-# v4 (shipped): stage 1 only. The v3 chain went on with t2i_continue, edit_pretrain and finetune, which undid
-# part of what stage 1 learnt and gained no editing score; t2i_joint.yaml (MLLM trained jointly, measured in
-# uniimage/demo/README.md) is the next step, not yet shipped. STAGES overrides the list.
-for stage in ${STAGES:-t2i_pretrain}; do
+# v5 (shipped): stage 1, then the joint stage (the MLLM's ladder layers, queries and connector learn with the
+# DiT, LM rehearsal on stage 0's VQA rows). The v3 chain's t2i_continue, edit_pretrain and finetune undid part
+# of what stage 1 learnt and gained no editing score (uniimage/demo/README.md). STAGES overrides the list.
+for stage in ${STAGES:-t2i_pretrain t2i_joint}; do
   rm -rf "${RUNS:?}/$stage"
   # shellcheck disable=SC2086
   nice -n 5 "$UNIIMAGE" train "uniimage/configs/demo/$stage.yaml" ${STAGE_ARGS:-} > "$RUNS/$stage.log" 2>&1
