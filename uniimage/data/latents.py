@@ -38,8 +38,11 @@ FORMAT = "uniimage-latents/1"
 
 
 def vae_fingerprint(vae) -> str:
-    """Hash of the VAE's config and weights: a cache only serves the VAE that made it."""
-    h = hashlib.sha256(json.dumps(dict(vae.config), sort_keys=True, default=str).encode())
+    """Hash of the VAE's config and weights: a cache only serves the VAE that made it.
+    diffusers' bookkeeping keys are left out: `_use_default_values` is a list made from a set, so its order
+    follows the process's string-hash seed, and hashing it made the same VAE's fingerprint differ per process."""
+    config = {k: v for k, v in dict(vae.config).items() if not k.startswith("_") or k == "_class_name"}
+    h = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
     for name, tensor in sorted(vae.state_dict().items()):
         h.update(name.encode())
         h.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
