@@ -7,12 +7,13 @@
 is trainable (a dense gradient for every row, non-query rows' gradients masked to zero by a hook), it
 sits in AdamW with weight decay (so AdamW keeps two states the size of the embedding, and decay shrinks
 the frozen rows), everything else as ours. `ours` trains only the 64 query rows (uniimage/models/queries.py).
-Then ours with each memory factor: activation checkpointing (MLLM + DiT), bf16 (autocast, frozen MLLM
-and VAE stored in bf16), cached latents (no VAE encoder), and all three.
+Then ours with each memory factor alone and combined: cached latents (`latents`: no VAE encoder loaded or
+run), activation checkpointing (`ckpt`: MLLM + DiT), bf16 (`bf16`: autocast, frozen MLLM and VAE stored
+in bf16; trainable weights and AdamW state stay float32).
 
 Each variant runs in its own process. Peak memory: the process's peak resident set (VmHWM, reset after the
 model is built, so it is the training steps' peak with the resident weights, not the build's transient),
-or CUDA max allocated on a GPU. Step time: the mean of the timed steps after one warm-up step.
+or CUDA max allocated on a GPU. "After build" is the resident set (CUDA: allocated) at that reset. Step time: the mean of the timed steps after one warm-up step.
 """
 
 from __future__ import annotations
@@ -26,13 +27,18 @@ import tempfile
 import time
 from pathlib import Path
 
+# Each factor alone on top of `ours`, then the combinations; the bf16 rows last (slow on a CPU without
+# bf16 matrix units, so a run cut for time still has every float32 row).
+CKPT, BF16 = {"gradient_checkpointing": True}, {"precision": "bf16", "frozen_dtype": "bfloat16"}
 VARIANTS = {
     "published": {},
     "ours": {},
-    "ours+ckpt": {"gradient_checkpointing": True},
-    "ours+bf16": {"precision": "bf16", "frozen_dtype": "bfloat16"},
     "ours+latents": {},
-    "ours+ckpt+bf16+latents": {"gradient_checkpointing": True, "precision": "bf16", "frozen_dtype": "bfloat16"},
+    "ours+ckpt": CKPT,
+    "ours+latents+ckpt": CKPT,
+    "ours+bf16": BF16,
+    "ours+latents+bf16": BF16,
+    "ours+latents+ckpt+bf16": {**CKPT, **BF16},
 }
 
 
@@ -83,17 +89,20 @@ def measure(variant: str, data: str, cache: str, preset: str, batch: int, steps:
         device = trainer.acc.device
         trainable = sum(p.numel() for p in trainer.params)
         peak = PeakMemory(device)
+        peak.reset()  # from here the peak starts at the resident set (CPU) or allocated bytes (CUDA) after the build
         resident = peak.peak() if device.type == "cpu" else torch.cuda.memory_allocated(device)
-        peak.reset()
         trainer.train(until=1)  # warm-up: optimizer state allocated here
         sync(device)
-        start = time.perf_counter()
-        trainer.train(until=1 + steps)
-        sync(device)
-        elapsed = (time.perf_counter() - start) / steps
+        times = []
+        for step in range(2, 2 + steps):
+            start = time.perf_counter()
+            trainer.train(until=step)
+            sync(device)
+            times.append(time.perf_counter() - start)
+        elapsed = sum(times) / steps
         state = sum(v.numel() * v.element_size() for s in trainer.optimizer.state_dict()["state"].values()
                     for v in s.values() if torch.is_tensor(v) and v.dim() > 0)
-        return {"variant": variant, "device": str(device), "batch": batch, "s_per_step": elapsed,
+        return {"variant": variant, "device": str(device), "batch": batch, "s_per_step": elapsed, "step_s": times,
                 "peak_mib": peak.peak() / 2**20, "after_build_mib": resident / 2**20,
                 "trainable_m": trainable / 1e6, "optimizer_state_mib": state / 2**20,
                 "vae_encoder": trainer.model.vae.encoder is not None}
@@ -103,7 +112,7 @@ def prepare(root: Path, preset: str, n: int, threads: int) -> tuple[str, str]:
     """ShapesEval scenes at the model's size, and their latent cache (made by the same VAE)."""
     import torch
 
-    torch.set_num_threads(threads)  # the presets' random init depends on the thread count: same as the children
+    torch.set_num_threads(threads)
     from uniimage.data.latent_cache import write_latent_cache
     from uniimage.presets import build_preset
     from uniimage.shapes.dataset import write_dataset
@@ -120,7 +129,7 @@ def main(argv=None) -> int:
     p.add_argument("--preset", default="small")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
+    p.add_argument("--steps", type=int, default=2, help="timed steps after one warm-up step (the peak is reached by step 2)")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--one", nargs=3, metavar=("VARIANT", "DATA", "CACHE"), help=argparse.SUPPRESS)  # child mode
     args = p.parse_args(argv)
@@ -131,9 +140,9 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
         data, cache = prepare(Path(tmp), args.preset, args.batch * (args.steps + 2), args.threads)
-        print(f"{args.preset}: data and latent cache ready in {time.time() - t0:.0f} s; load average {os.getloadavg()[0]:.2f}", flush=True)
+        print(f"{time.strftime('%H:%M:%S', time.gmtime())} UTC; {args.threads} thread(s); {args.preset}: data and latent cache ready in {time.time() - t0:.0f} s; load average {os.getloadavg()[0]:.2f}", flush=True)
         rows = []
-        head = f"{'variant':<24} {'trainable M':>11} {'optim state MiB':>15} {'after build MiB':>15} {'peak MiB':>9} {'s/step':>7} {'peak vs pub':>11} {'time vs pub':>11}"
+        head = f"{'variant':<24} {'trainable M':>11} {'optim state MiB':>15} {'after build MiB':>15} {'peak MiB':>9} {'s/step':>7} {'MiB vs pub':>10} {'peak vs pub':>11} {'time vs pub':>11}"
         print(head, flush=True)
         for v in args.variants:
             cmd = [sys.executable, __file__, "--one", v, data, cache, "--preset", args.preset, "--batch", str(args.batch),
@@ -144,9 +153,10 @@ def main(argv=None) -> int:
                 print(f"{v:<24} failed:\n{run.stderr[-3000:]}", flush=True)
                 continue
             r = json.loads(line[7:])
+            r["ended_utc"] = time.strftime("%H:%M:%S", time.gmtime())
             rows.append(r)
             base = next((x for x in rows if x["variant"] == "published"), None)
-            rel = (f"{r['peak_mib'] / base['peak_mib']:>11.3f} {r['s_per_step'] / base['s_per_step']:>11.3f}" if base else f"{'':>11} {'':>11}")
+            rel = (f"{r['peak_mib'] - base['peak_mib']:>+10.0f} {r['peak_mib'] / base['peak_mib']:>11.3f} {r['s_per_step'] / base['s_per_step']:>11.3f}" if base else f"{'':>10} {'':>11} {'':>11}")
             print(f"{v:<24} {r['trainable_m']:>11.1f} {r['optimizer_state_mib']:>15.0f} {r['after_build_mib']:>15.0f} "
                   f"{r['peak_mib']:>9.0f} {r['s_per_step']:>7.2f} {rel}", flush=True)
         print(f"load average {os.getloadavg()[0]:.2f} at the end; {json.dumps(rows)}")
