@@ -1,13 +1,9 @@
 """Two gloo processes (torchrun) and one process with the same global batch reach the same weights."""
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from safetensors.torch import load_file
-from training_helpers import trainable
+from training_helpers import TorchrunWorkers, trainable
 
 from uniimage.training import Trainer, load_config
 
@@ -25,18 +21,11 @@ def worker_config(out, batch, data):
 
 
 def test_two_processes_equal_one_process(tmp_path, shapes_jsonl):
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), str(Path(__file__).parents[2])]))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           str(WORKER), str(tmp_path / "two"), "2", str(STEPS), str(shapes_jsonl)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
+    with TorchrunWorkers(WORKER, tmp_path / "two", 2, STEPS, shapes_jsonl) as workers:
         one = Trainer(worker_config(tmp_path / "one", 4, shapes_jsonl))  # meanwhile, in this process
         one.train()
-        log, _ = proc.communicate(timeout=180)
-    finally:
-        if proc.poll() is None:  # never leave the workers behind
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 0, log[-3000:]
+        log = workers.wait(timeout=180)
+    assert workers.returncode == 0, log[-3000:]
     assert "MULTI_CPU world 2" in log
     two = load_file(str(tmp_path / "two" / "final.safetensors"))
     ours = trainable(one)

@@ -1,12 +1,9 @@
 """accelerate's FSDP2 (fully_shard) over gloo on CPU: 2 processes train the tiny model like 1 process with
 the same global batch; a sharded checkpoint resumes to the same weights and exports to a loadable model."""
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
+from training_helpers import TorchrunWorkers
 
 from uniimage.training import Trainer, load_config
 from uniimage.training import checkpointing as ckpt
@@ -33,19 +30,12 @@ def max_diff(a: dict, b: dict) -> float:
 
 
 def test_fsdp_two_processes_equal_one_and_resume_and_export(tmp_path, shapes_jsonl):
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), str(Path(__file__).parents[2])]), **FSDP_ENV)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           str(WORKER), str(tmp_path / "fsdp"), str(shapes_jsonl)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
+    with TorchrunWorkers(WORKER, tmp_path / "fsdp", shapes_jsonl, env=FSDP_ENV) as workers:
         one = Trainer(fsdp_config(tmp_path / "one", 4, shapes_jsonl))  # meanwhile: 1 process, no FSDP
         start = {n: p.detach().clone() for n, p in one.model.named_parameters() if p.requires_grad}
         one.train()
-        log, _ = proc.communicate(timeout=600)
-    finally:
-        if proc.poll() is None:  # never leave the workers behind
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 0, log[-4000:]
+        log = workers.wait(timeout=600)
+    assert workers.returncode == 0, log[-4000:]
     assert "FSDP world 2" in log
     straight = ckpt.load_trainable(tmp_path / "fsdp" / "straight" / "checkpoint-4")
     ours = ckpt.load_trainable(tmp_path / "one" / "checkpoint-4")

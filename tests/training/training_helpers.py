@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import torch
 
 from uniimage.training import load_config
@@ -26,3 +32,40 @@ def tiny_config(out, data_jsonl, **fields):
 
 def trainable(trainer) -> dict:
     return {n: p.detach().clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
+
+
+class TorchrunWorkers:
+    """`script` in `nproc` gloo processes under torchrun (1 thread each, this tree and the tests on the path),
+    started in its own session so that leaving the `with` block kills any worker still running.
+
+        with TorchrunWorkers(WORKER, out, data) as workers:
+            ...                          # meanwhile: the 1-process reference run, in this process
+            log = workers.wait(timeout=600)
+        assert workers.returncode == 0, log[-3000:]
+    """
+
+    def __init__(self, script, *args, nproc: int = 2, env: dict | None = None):
+        tests, repo = Path(__file__).parent, Path(__file__).parents[2]
+        full_env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                        PYTHONPATH=os.pathsep.join([str(tests), str(repo)]), **(env or {}))
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc),
+               str(script), *map(str, args)]
+        self.proc = subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+
+    @property
+    def returncode(self):
+        return self.proc.returncode
+
+    def wait(self, timeout: float) -> str:
+        """The workers' combined output, once they end (TimeoutExpired after `timeout` s)."""
+        log, _ = self.proc.communicate(timeout=timeout)
+        return log
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:  # never leave the workers behind
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
