@@ -63,6 +63,10 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     precision = config.precision
     if precision == "auto":
         precision = "bf16" if torch.cuda.is_available() else "no"  # fp32 on CPU
+    if not torch.cuda.is_available() and parse_flag_from_env("ACCELERATE_USE_DEEPSPEED"):
+        # accelerate would quietly train plain DDP on CPU: an unsharded run the user did not ask for.
+        raise ConfigError("the launch config asks for DeepSpeed, but no CUDA device is available: uniimage runs "
+                          "DeepSpeed ZeRO on GPUs only (on CPU use the DDP or FSDP launch configs)")
     ddp = DistributedDataParallelKwargs(find_unused_parameters=False)
     # cpu=True on CPU-only machines: accelerate then runs torchrun's processes as gloo DDP.
     acc = Accelerator(mixed_precision=precision, gradient_accumulation_steps=config.grad_accum, kwargs_handlers=[ddp],
