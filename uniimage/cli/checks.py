@@ -76,3 +76,19 @@ def model_ref(ref: str | None) -> None:
     looks_local = ref.startswith((".", "/", "~")) or ref.count("/") != 1
     if looks_local and preset_folder(ref) is None and not Path(ref).expanduser().exists():
         raise InputError(f"model {ref!r} not found: no such folder, preset or hub id")
+
+
+def compile_flags(args) -> None:
+    """--compile MODE / --fp8 against --device, before the model loads (the pipeline checks again)."""
+    mode, device = getattr(args, "compile", None), str(getattr(args, "device", "cpu"))
+    if mode in ("reduce-overhead", "max-autotune") and not device.startswith("cuda"):
+        raise InputError(f"--compile {mode} captures CUDA graphs; it needs --device cuda, got --device {device}")
+    if getattr(args, "fp8", False):
+        import torch
+
+        from ..perf.fp8 import check_fp8
+
+        try:
+            check_fp8(torch.device(device))
+        except (RuntimeError, AssertionError) as e:  # a CUDA device this torch cannot see
+            raise InputError(f"--fp8: device {device!r} is not usable here: {e}") from e

@@ -23,6 +23,17 @@ def add_model_args(p: argparse.ArgumentParser):
     p.add_argument("--dtype", default="float32", choices=list(DTYPE_NAMES), help="weight dtype")
 
 
+COMPILE_MODES = ["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+
+
+def add_compile_args(p: argparse.ArgumentParser):
+    p.add_argument("--compile", nargs="?", const="default", default=None, choices=COMPILE_MODES, metavar="MODE",
+                   help="torch.compile the DiT block and the VAE decoder (slow first call); MODE default, or "
+                        "reduce-overhead for CUDA graphs (CUDA only)")
+    p.add_argument("--fp8", action="store_true",
+                   help="float8 DiT linears (torchao; Ada/Hopper GPUs), compiled; implies --compile")
+
+
 def add_sampling_args(p: argparse.ArgumentParser):
     p.add_argument("-n", "--num-images", type=int, default=1, help="images per prompt")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same images)")
@@ -35,6 +46,7 @@ def add_sampling_args(p: argparse.ArgumentParser):
     p.add_argument("--height", type=int, default=None, help="image height in px (unset: native)")
     p.add_argument("-o", "--output", default="outputs",
                    help="a .png/.jpg/.webp file (one image) or a folder (NNNN-prompt-slug.png + metadata.jsonl)")
+    add_compile_args(p)
 
 
 def add_parser(sub):
@@ -81,6 +93,8 @@ def load_pipeline(args, sampler: str = "dpm"):
         raise InputError(f"device {args.device!r} is not usable here: {e}") from e
     if sampler != "dpm":
         pipe.scheduler = load_sampler(pipe.sources.scheduler_dir, sampler)
+    if getattr(args, "compile", None) or getattr(args, "fp8", False):
+        pipe.compile(mode=args.compile or "default", fp8=args.fp8)
     return pipe
 
 
@@ -105,6 +119,7 @@ def _generate(args, prompts, command: str, image_paths=None):
     checks.sampling(args)
     height, width = checks.size(args)
     checks.model_ref(args.model)
+    checks.compile_flags(args)
     paths, jsonl = outputs.plan(args.output, prompts, args.num_images)
     outputs.check_writable(paths + ([jsonl] if jsonl else []))
     image = None

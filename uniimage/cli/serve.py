@@ -6,6 +6,7 @@ import argparse
 import os
 
 from ..errors import InputError
+from .generate import add_compile_args
 
 
 def _positive(text: str) -> int:
@@ -33,6 +34,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-ui", action="store_true", help="API only, no web page")
     p.add_argument("--image-url-host", action="append", default=[], metavar="HOST",
                    help="a host chat image URLs may be fetched from (repeat; default: none, only data URIs)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
+    add_compile_args(p)
     p.set_defaults(func=run)
 
 
@@ -44,9 +47,10 @@ def run(args) -> int:
         check_bind(args.host, args.api_key)
     except ValueError as e:
         raise InputError(str(e)) from e
-    from .checks import model_ref
+    from .checks import compile_flags, model_ref
 
     model_ref(args.model)
+    compile_flags(args)
     from ..serving.app import serve  # FastAPI, Gradio, torch: only once the arguments are known to be good
     serve(
         args.model,
@@ -58,5 +62,8 @@ def run(args) -> int:
         timeout_s=args.timeout,
         ui=not args.no_ui,
         image_url_hosts=tuple(args.image_url_host),
+        device=args.device,
+        compile_mode=args.compile,
+        fp8=args.fp8,
     )
     return 0

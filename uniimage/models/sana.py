@@ -28,6 +28,8 @@ class LadderSanaTransformer(SanaTransformer2DModel):
     """`SanaTransformer2DModel` whose `encoder_hidden_states` is [num_blocks, B, N, caption_channels]."""
 
     # No __init__ of our own: diffusers reads the config fields from the parent's signature.
+    # Regional compilation (`compile_repeated_blocks`): diffusers 0.42 leaves SANA's list empty.
+    _repeated_blocks = ["SanaTransformerBlock"]
     @property
     def num_blocks(self) -> int:
         return len(self.transformer_blocks)
@@ -49,7 +51,9 @@ class LadderSanaTransformer(SanaTransformer2DModel):
         batch, _, height, width = hidden_states.shape
         p = self.config.patch_size
         h, w = height // p, width // p
-        x = self.patch_embed(hidden_states)
+        # Contiguous: the patch embedding hands back a transposed view, and a compiled block specialised
+        # to block 1's strides would otherwise compile a second time for block 0.
+        x = self.patch_embed(hidden_states).contiguous()
         if guidance is not None:
             t, t_emb = self.time_embed(timestep, guidance=guidance, hidden_dtype=x.dtype)
         else:

@@ -32,6 +32,7 @@ from PIL import Image
 from ..config import UniImageConfig
 from ..errors import InputError
 from ..models.uniimage import UniImageModel
+from ..perf.buckets import bucket_size, pad_groups, pad_rows
 from ..utils.images import load_image
 from .condition_cache import ConditionCache, image_key, row_key, weights_fingerprint
 from .guidance import guidance_groups, guided_prediction
@@ -77,6 +78,9 @@ class UniImagePipeline(DiffusionPipeline):
         self.condition_cache = ConditionCache()
         self.sources = None  # where the base component folders are (checkpoint.components.Components)
         self._interrupt, self._guidance_scale, self._num_timesteps = False, 1.0, 0
+        # Set by `compile()`: DiT and VAE batches are padded up to one of these sizes (perf/buckets.py).
+        self.batch_buckets: tuple[int, ...] | None = None
+        self.compile_options = None
 
     def __setattr__(self, name, value):
         # A component swapped on the pipeline (diffusers style) is swapped in the composed model too.
@@ -370,26 +374,43 @@ class UniImagePipeline(DiffusionPipeline):
         mask = torch.cat([negative_prompt_attention_mask, prompt_attention_mask]).repeat_interleave(n, dim=0)
 
         latents = self.prepare_latents(batch, n, height, width, generator, latents)
+        rows = latents.shape[0]
+        # Padded up to the batch bucket (a compiled graph's shape); the extra rows are sliced off below.
+        size = bucket_size(rows, self.batch_buckets)
+        latents = pad_rows(latents, size)
+        condition, mask = pad_groups(condition, groups, size, dim=1), pad_groups(mask, groups, size)
         device = self._execution_device
         self.scheduler.set_timesteps(num_inference_steps, device=device)
+        # A begin index spares the scheduler its first-step timestep lookup (a `.item()`: a host sync on GPU).
+        self.scheduler.set_begin_index(0)
         timesteps = self.scheduler.timesteps
+        sigmas = self.scheduler.sigmas  # indexed by Python ints below: never a device-to-host read
         self._num_timesteps = len(timesteps)
         with self._progress(progress, len(timesteps)) as bar:
             for i, t in enumerate(timesteps):
                 if self.interrupt:
                     continue
+                self._mark_graph_step()
                 model_input = torch.cat([latents] * groups).to(self.dtype)
                 velocity = self.model(model_input, t.expand(model_input.shape[0]), condition, mask).float()
                 velocity = guided_prediction(velocity, groups, guidance_scale, image_guidance_scale)
-                # Flow matching: x_t = (1 - sigma) x0 + sigma noise and v = noise - x0, so x0 = x_t - sigma v.
-                denoised = latents - self.scheduler.sigmas[i].to(latents.device) * velocity
+                if callback_on_step_end is not None and "denoised" in callback_on_step_end_tensor_inputs:
+                    # Flow matching: x_t = (1 - sigma) x0 + sigma noise and v = noise - x0, so x0 = x_t - sigma v.
+                    # sigma stays where the scheduler keeps it (a 0-d CPU tensor works with a GPU tensor).
+                    denoised = latents - sigmas[i] * velocity
                 latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
                 if callback_on_step_end is not None:
-                    named = dict(latents=latents, denoised=denoised, velocity=velocity, prompt_embeds=prompt_embeds,
+                    shown = latents[:rows]
+                    named = dict(latents=shown, velocity=velocity[:rows], prompt_embeds=prompt_embeds,
                                  negative_prompt_embeds=negative_prompt_embeds)
+                    if "denoised" in callback_on_step_end_tensor_inputs:
+                        named["denoised"] = denoised[:rows]
                     outputs = callback_on_step_end(self, i, t, {k: named[k] for k in callback_on_step_end_tensor_inputs})
-                    latents = (outputs or {}).get("latents", latents)
+                    returned = (outputs or {}).get("latents", shown)
+                    if returned is not shown:
+                        latents = pad_rows(returned, size)
                 bar.update()
+        latents = latents[:rows]
         images = self.decode_latents(latents, output_type)
         self.maybe_free_model_hooks()
         return UniImagePipelineOutput(images=images) if return_dict else (images,)
@@ -410,13 +431,44 @@ class UniImagePipeline(DiffusionPipeline):
             return latents
         vae = self.vae
         shift = getattr(vae.config, "shift_factor", None) or 0.0
-        x = vae.decode((latents / vae.config.scaling_factor + shift).to(vae.dtype)).sample.float()
+        rows = latents.shape[0]
+        z = pad_rows((latents / vae.config.scaling_factor + shift).to(vae.dtype), bucket_size(rows, self.batch_buckets))
+        self._mark_graph_step()
+        x = vae.decode(z).sample[:rows].float()
         return self.image_processor.postprocess(x, output_type=output_type)
+
+    def _mark_graph_step(self):
+        """CUDA graphs (compile mode 'reduce-overhead') reuse their output buffers: a new denoising step
+        or decode tells them the previous outputs are consumed."""
+        if self.compile_options is not None and self.compile_options.cuda_graphs:
+            torch.compiler.cudagraph_mark_step_begin()
 
     # ---- speed and memory ----
     def compile_transformer(self, **compile_kwargs) -> "UniImagePipeline":
-        """torch.compile the DiT (it runs steps x CFG rows times a call; the MLLM and VAE run once)."""
+        """torch.compile the whole DiT forward, nothing else (see `compile` for the serving path)."""
         self.transformer.compile(**compile_kwargs)
+        return self
+
+    def compile(self, mode: str = "default", regional: bool = True, vae: bool = True,
+                buckets: Sequence[int] | None = (1, 2, 4, 8, 16), fp8: bool = False, backend="inductor",
+                fullgraph: bool = True, **extra) -> "UniImagePipeline":
+        """torch.compile the DiT (its repeated block: diffusers' regional compilation) and the VAE decoder,
+        batches padded up to `buckets` so a new batch size inside a bucket does not recompile. `mode`
+        'reduce-overhead' adds CUDA graphs (CUDA only); `fp8` swaps the DiT linears to float8 (torchao,
+        Ada/Hopper). Bad options fail before anything changes. See uniimage/perf/compile.py."""
+        from ..perf.compile import CompileOptions, compile_pipeline
+
+        options = CompileOptions(mode=mode, regional=regional, vae=vae, fp8=fp8, backend=backend, fullgraph=fullgraph,
+                                 buckets=None if buckets is None else tuple(buckets) if isinstance(buckets, (list, tuple)) else buckets,
+                                 extra=extra)
+        compile_pipeline(self, options)
+        return self
+
+    def uncompile(self) -> "UniImagePipeline":
+        """Undo `compile` (eager modules, no buckets); fp8 weights stay fp8."""
+        from ..perf.compile import uncompile_pipeline
+
+        uncompile_pipeline(self)
         return self
 
     def quantize_mllm(self, mode: str = "8bit", device="cuda") -> "UniImagePipeline":

@@ -95,6 +95,23 @@ def _mount_ui(app: FastAPI, service: Service, api_key: Optional[str]) -> FastAPI
     )
 
 
+def load_pipeline(model: str, device: str = "cpu", compile_mode: Optional[str] = None, fp8: bool = False):
+    """The served pipeline: loaded, on `device`, compiled when asked (batch sizes bucketed, so the queue's
+    batches of 1..max_batch requests meet a few compiled shapes; the first call at each bucket compiles)."""
+    from .. import UniImagePipeline
+    from ..errors import InputError
+
+    log.info("loading %s", model)
+    pipe = UniImagePipeline.from_pretrained(model)
+    try:
+        pipe.to(device)
+    except (RuntimeError, AssertionError) as e:
+        raise InputError(f"device {device!r} is not usable here: {e}") from e
+    if compile_mode or fp8:
+        pipe.compile(mode=compile_mode or "default", fp8=fp8)
+    return pipe
+
+
 def serve(
     model: str,
     host: str = "127.0.0.1",
@@ -105,14 +122,14 @@ def serve(
     timeout_s: float = 300.0,
     ui: bool = True,
     image_url_hosts: tuple[str, ...] = (),
+    device: str = "cpu",
+    compile_mode: Optional[str] = None,
+    fp8: bool = False,
 ) -> None:
     check_bind(host, api_key)  # refuse before spending minutes loading a model
     import uvicorn
 
-    from .. import UniImagePipeline
-
-    log.info("loading %s", model)
-    pipe = UniImagePipeline.from_pretrained(model)
+    pipe = load_pipeline(model, device, compile_mode, fp8)
     app = create_app(pipe, api_key=api_key, max_queue=max_queue, max_batch=max_batch, timeout_s=timeout_s, ui=ui,
                      image_url_hosts=image_url_hosts)
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
