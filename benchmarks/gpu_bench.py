@@ -7,6 +7,7 @@ compilation included), seconds per image by phase, peak memory and image agreeme
   graphs    pipe.compile(mode="reduce-overhead"): the same plus CUDA graphs
   fp8       pipe.compile(fp8=True): torchao float8 for the DiT block linears (PSNR / max difference
             to plain over the 16 prompts of batch 16)
+  graphs-full  CUDA graphs over the whole DiT forward (regional=False): last, its warm-up is the longest
 Further stages: naive (plain with the naive baseline, the old `plain`), model, sequential, quant, compile
 (the whole DiT forward compiled). Each stage writes its JSON as soon as it ends and a failing stage is
 recorded and skipped, so a run cut short still reports what it finished.
@@ -73,7 +74,10 @@ def stage_quant(pipe, base, steps):
     return out
 
 
-VARIANTS = {"plain": None, "compiled": {}, "graphs": {"mode": "reduce-overhead"}, "fp8": {"fp8": True}}
+VARIANTS = {"plain": None, "compiled": {}, "graphs": {"mode": "reduce-overhead"}, "fp8": {"fp8": True},
+            # CUDA graphs over the whole DiT forward (one graph a step, fixed weights) instead of per block:
+            # a slower warm-up (the whole model compiles), the fewest launches.
+            "graphs-full": {"mode": "reduce-overhead", "regional": False}}
 REFERENCE: dict[int, torch.Tensor] = {}  # plain's images per batch size: what the other variants are compared to
 
 
@@ -133,7 +137,7 @@ def variant_table(results: list[dict]) -> str:
 
 STAGES = {"naive": stage_naive, "model": stage_model_offload, "sequential": stage_sequential_offload,
           "quant": stage_quant, "compile": stage_compile}
-DEFAULT_STAGES = ["plain", "compiled", "graphs", "fp8"]
+DEFAULT_STAGES = ["plain", "compiled", "graphs", "fp8", "graphs-full"]
 
 
 def main(argv=None):

@@ -39,7 +39,7 @@ def test_gpu_script_smoke_mode_writes_every_stage(bench_path, tmp_path, capsys):
     gpu_bench.REFERENCE.clear()
     gpu_bench.main(["--out", str(tmp_path), "--device", "cpu", "--preset", "tiny", "--steps", "2", "--batches", "1", "2",
                     "--compile-backend", "eager", "--warmup", "1", "--repeats", "1"])
-    stages = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in ("plain", "compiled", "graphs", "fp8")}
+    stages = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in ("plain", "compiled", "graphs", "fp8", "graphs-full")}
     keys = {"batch", "warmup_seconds", "seconds_per_image", "phases_per_image", "images_per_second",
             "peak_memory_bytes", "agreement"}
     for name in ("plain", "compiled"):
@@ -49,6 +49,7 @@ def test_gpu_script_smoke_mode_writes_every_stage(bench_path, tmp_path, capsys):
     assert all(r["agreement"]["max_abs_diff"] < 1e-4 for r in stages["compiled"]["results"])
     # No GPU here: each of these stages failed alone, with its reason, and the run went on.
     assert "captures CUDA graphs, but the pipeline is on cpu" in stages["graphs"]["error"]
+    assert "captures CUDA graphs, but the pipeline is on cpu" in stages["graphs-full"]["error"]
     assert "torchao is not installed" in stages["fp8"]["error"]
     table = (tmp_path / "table.txt").read_text()
     assert "compiled" in table and "fp8: failed" in table
