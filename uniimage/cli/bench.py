@@ -23,7 +23,7 @@ def add_parser(sub):
     p.add_argument("--baseline", action="store_true", help="also time the naive reference, alternating with ours")
     p.add_argument("--baseline-max-batch", type=int, default=None, help="run the baseline only up to this batch")
     p.add_argument("--offload", choices=["model", "sequential"], default=None, help="CPU offload mode")
-    p.add_argument("--compile", action="store_true", help="torch.compile the DiT")
+    p.add_argument("--compile", action="store_true", help="pipe.compile(): the DiT block and the VAE decoder through torch.compile, batch buckets")
     p.add_argument("--edit", action="store_true", help="editing calls (an input image per prompt, three CFG rows)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")

@@ -69,7 +69,7 @@ def load_bench_pipeline(settings: BenchSettings):
     else:
         pipe.to(settings.device)
     if settings.compile:
-        pipe.compile_transformer()
+        pipe.compile()
     return pipe
 
 
