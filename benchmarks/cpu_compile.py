@@ -28,6 +28,30 @@ from uniimage.perf.compare import image_agreement, timed_call
 PHASES = ("mllm", "dit", "vae")
 
 
+@torch.no_grad()
+def work(pipe, batch: int, steps: int) -> dict:
+    """FLOPs (torch's FlopCounterMode) of the DiT loop (steps x 2 CFG rows x batch) and of the VAE decode,
+    and this core's float32 matmul rate (a 2048^3 matmul, best of 5): how near to the floor each part is."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    tr, f = pipe.transformer, pipe.model.config.vae_downsample_f
+    side = pipe.default_height // f
+    x = torch.randn(2 * batch, tr.config.in_channels, side, side)
+    cond = torch.randn(tr.num_blocks, 2 * batch, pipe.model.config.num_metaqueries, tr.config.caption_channels)
+    with torch.compiler.set_stance("force_eager"), FlopCounterMode(display=False) as dit:
+        tr(x, cond, torch.full((2 * batch,), 500.0), encoder_attention_mask=torch.ones(2 * batch, cond.shape[2]))
+    with torch.compiler.set_stance("force_eager"), FlopCounterMode(display=False) as vae:
+        pipe.vae.decode(torch.randn(batch, tr.config.in_channels, side, side))
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return {"dit_flops": dit.get_total_flops() * steps, "vae_flops": vae.get_total_flops(),
+            "matmul_gflops_per_s": 2 * 2048**3 / best / 1e9}
+
+
 def run(pipe, variant: str, prompts, steps, seed):
     stance = "force_eager" if variant == "eager" else "default"
     with torch.compiler.set_stance(stance):
@@ -47,6 +71,11 @@ def table(result: dict) -> str:
         rows.append((k, f"{e['phases'][k] / b:.2f}", f"{c['phases'][k] / b:.2f}", f"{e['phases'][k] / c['phases'][k]:.2f}x"))
     rows.append(("total", f"{e['seconds_per_call'] / b:.2f}", f"{c['seconds_per_call'] / b:.2f}", f"{result['speedup']:.2f}x"))
     rows.append(("warm-up call", f"{e['warmup_seconds']:.1f}", f"{c['warmup_seconds']:.1f}", ""))
+    w = result.get("work")
+    if w:
+        for k in ("dit", "vae"):
+            rate = lambda v: f"{w[k + '_flops'] / result[v]['phases'][k] / 1e9:.0f} GFLOP/s"
+            rows.append((f"{k} rate", rate("eager"), rate("compiled"), ""))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(r, widths)) for r in rows)
 
@@ -61,6 +90,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backend", default="inductor", help="torch.compile backend (tests: eager)")
     p.add_argument("--json", default=None, help="write the result here too")
+    p.add_argument("--no-flops", action="store_true", help="skip counting FLOPs and the matmul rate")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -85,12 +115,18 @@ def main(argv=None):
         result[variant] = {**summary(calls[variant]), "warmup_seconds": warmup[variant]}
     result["speedup"] = result["eager"]["seconds_per_call"] / result["compiled"]["seconds_per_call"]
     result["agreement"] = image_agreement(calls["compiled"][-1][0], calls["eager"][-1][0])
+    if not args.no_flops:
+        result["work"] = work(pipe, args.batch, args.steps)
     print(f"\n{args.preset}, batch {args.batch}, {args.steps} steps, guidance 4.5, float32, "
           f"{result['threads']} thread(s), cores {result['cpu_affinity']}, torch {torch.__version__}")
     print(table(result))
     a = result["agreement"]
     print(f"max pixel difference {a['max_abs_diff_255']:.3f}/255 (mean {a['mean_abs_diff'] * 255:.4f}/255); "
           f"target: >= 1.5x with images within 2/255")
+    if "work" in result:
+        w = result["work"]
+        print(f"work per call: DiT {w['dit_flops'] / 1e12:.2f} TFLOP, VAE {w['vae_flops'] / 1e12:.3f} TFLOP; "
+              f"this core's float32 matmul (2048^3): {w['matmul_gflops_per_s']:.0f} GFLOP/s")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

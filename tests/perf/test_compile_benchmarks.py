@@ -29,8 +29,9 @@ def test_cpu_compile_reports_eager_vs_compiled(bench_path, tmp_path, capsys):
         assert set(saved[variant]["phases"]) == {"mllm", "dit", "vae"}
     assert saved["agreement"]["max_abs_diff_255"] < 0.01  # same weights, same seed: the same image
     assert saved["threads"] == 1 and saved["steps"] == 2
+    assert saved["work"]["dit_flops"] > 0 and saved["work"]["vae_flops"] > 0 and saved["work"]["matmul_gflops_per_s"] > 0
     printed = capsys.readouterr().out
-    assert "warm-up call" in printed and "max pixel difference" in printed and "dit" in printed
+    assert "warm-up call" in printed and "max pixel difference" in printed and "dit rate" in printed
 
 
 def test_gpu_script_smoke_mode_writes_every_stage(bench_path, tmp_path, capsys):
