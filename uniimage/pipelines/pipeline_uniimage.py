@@ -32,7 +32,7 @@ from PIL import Image
 from ..config import UniImageConfig
 from ..errors import InputError
 from ..models.uniimage import UniImageModel
-from ..perf.buckets import bucket_size, pad_groups, pad_rows
+from ..perf.buckets import DEFAULT_BUCKETS, bucket_size, pad_groups, pad_rows
 from ..utils.images import load_image
 from .condition_cache import ConditionCache, image_key, row_key, weights_fingerprint
 from .guidance import guidance_groups, guided_prediction
@@ -450,7 +450,7 @@ class UniImagePipeline(DiffusionPipeline):
         return self
 
     def compile(self, mode: str = "default", regional: bool = True, vae: bool = True,
-                buckets: Sequence[int] | None = (1, 2, 4, 8, 16), fp8: bool = False, backend="inductor",
+                buckets: Sequence[int] | None = DEFAULT_BUCKETS, fp8: bool = False, backend="inductor",
                 fullgraph: bool = True, **extra) -> "UniImagePipeline":
         """torch.compile the DiT (its repeated block: diffusers' regional compilation) and the VAE decoder,
         batches padded up to `buckets` so a new batch size inside a bucket does not recompile. `mode`
@@ -459,7 +459,7 @@ class UniImagePipeline(DiffusionPipeline):
         from ..perf.compile import CompileOptions, compile_pipeline
 
         options = CompileOptions(mode=mode, regional=regional, vae=vae, fp8=fp8, backend=backend, fullgraph=fullgraph,
-                                 buckets=None if buckets is None else tuple(buckets) if isinstance(buckets, (list, tuple)) else buckets,
+                                 buckets=tuple(buckets) if isinstance(buckets, list) else buckets,
                                  extra=extra)
         compile_pipeline(self, options)
         return self

@@ -7,7 +7,7 @@ import math
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
-from .config import OptimConfig
+from .config import MODEL_PARTS, OptimConfig
 
 
 def build_optimizer(params, config: OptimConfig) -> torch.optim.AdamW:
@@ -20,7 +20,7 @@ def build_optimizer(params, config: OptimConfig) -> torch.optim.AdamW:
 
 def trainable_by_part(model) -> dict[str, list[torch.nn.Parameter]]:
     """The trainable parameters, grouped by model part (mllm, queries, connector, dit), in model order."""
-    parts = {"mllm": [], "queries": [], "connector": [], "dit": []}
+    parts = {part: [] for part in MODEL_PARTS}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
