@@ -44,9 +44,9 @@ if [ ! -f "$BASE/data-edit/train.jsonl" ]; then
 fi
 
 # v5 (shipped): stage 1, then the joint stage (the MLLM's ladder layers, queries and connector learn with the
-# DiT, LM rehearsal on stage 0's VQA rows). The v3 chain's t2i_continue, edit_pretrain and finetune undid part
+# DiT, LM rehearsal on stage 0's VQA rows), then the joint stage with 30% edits joined (joint_edit). The v3 chain's t2i_continue, edit_pretrain and finetune undid part
 # of what stage 1 learnt and gained no editing score (uniimage/demo/README.md). STAGES overrides the list.
-for stage in ${STAGES:-t2i_pretrain t2i_joint}; do
+for stage in ${STAGES:-t2i_pretrain t2i_joint joint_edit}; do
   rm -rf "${RUNS:?}/$stage"
   # shellcheck disable=SC2086
   nice -n 5 "$UNIIMAGE" train "uniimage/configs/demo/$stage.yaml" ${STAGE_ARGS:-} > "$RUNS/$stage.log" 2>&1
