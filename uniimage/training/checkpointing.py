@@ -2,6 +2,7 @@
 
     OUTPUT_DIR/checkpoint-N/
         trainable.safetensors   trainable weights only (frozen base weights are referenced by config.yaml)
+        ema.safetensors         their moving average, when the config has `ema:` (training/ema.py)
         optimizer.json + optimizer.safetensors   AdamW state (optimizer/rank-R.pt when DeepSpeed / FSDP shard it)
         scheduler.json          LR schedule position
         rng/rank-R.json (+ .safetensors)   python / numpy / torch (/ cuda) RNG states of every rank
@@ -140,6 +141,8 @@ def save_checkpoint(output_dir: str | Path, step: int, *, rank: int, world_size:
 
 def _write_main(folder: Path, state: dict):
     _save_weights(state["trainable"], folder / "trainable.safetensors")
+    if state.get("ema") is not None:  # the moving average of the same weights (training/ema.py)
+        _save_weights(state["ema"], folder / "ema.safetensors")
     if state.get("optimizer") is not None:  # None: saved per rank (sharded optimizer state)
         _save_state(state["optimizer"], folder, "optimizer")
     _save_state(state["scheduler"], folder, "scheduler")

@@ -196,6 +196,24 @@ class RehearsalConfig:
 
 
 @dataclass
+class EMAConfig:
+    """An exponential moving average of the trainable weights (training/ema.py; diffusers' EMAModel).
+    Off in the published recipe. The decay ramps up from 0 (diffusers' schedules), then stays at `decay`."""
+
+    decay: float = 0.9999
+    start_step: int = 0  # optimizer steps before the average starts following the weights
+    warmup: bool = False  # True: 1 - (1 + step / inv_gamma) ** -power; False: (1 + step) / (10 + step)
+    inv_gamma: float = 1.0
+    power: float = 2 / 3
+
+    def validate(self):
+        if not 0.0 < self.decay < 1.0:
+            raise ConfigError(f"ema.decay must be between 0 and 1 (exclusive), got {self.decay}")
+        if self.start_step < 0 or self.inv_gamma <= 0 or self.power <= 0:
+            raise ConfigError("ema.start_step must be >= 0, ema.inv_gamma and ema.power > 0")
+
+
+@dataclass
 class TrainConfig:
     output_dir: str = REQUIRED
     model: ModelSource = REQUIRED
@@ -214,6 +232,7 @@ class TrainConfig:
     log: LogConfig = field(default_factory=LogConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     rehearsal: Optional[RehearsalConfig] = None  # LM loss on question-answer rows in the same steps
+    ema: Optional[EMAConfig] = None  # a moving average of the trainable weights, exported by default
     resume: Optional[str] = None  # null, "auto" (newest checkpoint in output_dir, if any) or a checkpoint folder
 
     def validate(self):
@@ -234,6 +253,8 @@ class TrainConfig:
             self.freeze.lora.validate()
         if self.rehearsal is not None:
             self.rehearsal.validate()
+        if self.ema is not None:
+            self.ema.validate()
         self.output_dir = str(Path(self.output_dir).expanduser().resolve())
         if self.model.pretrained and Path(self.model.pretrained).expanduser().exists():
             self.model.pretrained = str(pin_run_checkpoint(Path(self.model.pretrained).expanduser().resolve()))

@@ -15,13 +15,15 @@ from ..errors import CheckpointError
 from .model_source import load_trained_model
 
 
-def export_checkpoint(checkpoint: str | Path, out: str | Path, dtype: torch.dtype = torch.float32) -> Path:
+def export_checkpoint(checkpoint: str | Path, out: str | Path, dtype: torch.dtype = torch.float32,
+                      weights: str = "auto") -> Path:
+    """`weights`: "auto" (the run's EMA where it kept one, else the trained weights), "ema" or "trained"."""
     from ..checkpoint.pretrained import save_pretrained
 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise CheckpointError(f"export folder {out} exists and is not empty")
-    model, _, components = load_trained_model(checkpoint, dtype)
+    model, _, components = load_trained_model(checkpoint, dtype, weights)
     tmp = out.with_name(out.name + ".tmp-export")
     import shutil
 

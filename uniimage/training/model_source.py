@@ -11,6 +11,8 @@ from ..errors import CheckpointError
 from . import checkpointing as ckpt
 from .checkpointing import is_checkpoint, latest_checkpoint
 from .config import ModelSource, load_config
+from .ema import has_ema
+from .ema import load_weights as load_ema_weights
 from .freeze import apply_freeze, merge_lora
 
 
@@ -35,8 +37,15 @@ def load_model(source: ModelSource, dtype: torch.dtype = torch.float32):
     return model, processor, components
 
 
-def load_trained_model(checkpoint: str | Path, dtype: torch.dtype = torch.float32):
-    """-> (model, processor, components) with the checkpoint's trained weights, LoRA merged."""
+WEIGHTS = ("auto", "ema", "trained")
+
+
+def load_trained_model(checkpoint: str | Path, dtype: torch.dtype = torch.float32, weights: str = "auto"):
+    """-> (model, processor, components) with the checkpoint's trained weights, LoRA merged. `weights`:
+    "ema" the run's moving average, "trained" the last step's, "auto" the average where the run kept one
+    (as diffusers' scripts save their EMA weights as the model)."""
+    if weights not in WEIGHTS:
+        raise CheckpointError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
     folder = Path(checkpoint).expanduser()
     found = run_checkpoint(folder) if folder.is_dir() else None
     if found is None:
@@ -44,7 +53,8 @@ def load_trained_model(checkpoint: str | Path, dtype: torch.dtype = torch.float3
     config = load_config(found / "config.yaml")
     model, processor, components = load_model(config.model, torch.float32)
     names = apply_freeze(model, config.freeze)
-    weights = ckpt.load_trainable(found)
+    use_ema = weights == "ema" or (weights == "auto" and has_ema(found))
+    weights = load_ema_weights(found) if use_ema else ckpt.load_trainable(found)
     if set(weights) != set(names):
         raise CheckpointError(f"{found}: saved weights do not match the model its config builds")
     params = dict(model.named_parameters())

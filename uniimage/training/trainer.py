@@ -27,6 +27,7 @@ from ..utils.dtypes import torch_dtype
 from . import checkpointing as ckpt
 from .config import TrainConfig, config_differences, fingerprint, load_config
 from .data import build_batches, build_stream, use_latent_caches
+from .ema import TrainableEMA
 from .freeze import apply_freeze
 from .loss import FlowMatchingLoss
 from .model_source import load_model
@@ -168,6 +169,15 @@ class Trainer:
         self.module, self.optimizer = acc.prepare(FlowMatchingModule(self.model, self.loss_fn), optimizer)
         # FSDP replaces the parameters with sharded ones: clip what the optimizer now holds.
         self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        self.ema = None
+        if c.ema is not None:
+            if self.sharded:
+                raise ConfigError("ema: is not supported with FSDP or DeepSpeed yet (the average would need the "
+                                  "sharded weights gathered every step); train with DDP or drop ema:")
+            self.ema = TrainableEMA(self._named_trainable(), c.ema)
+
+    def _named_trainable(self) -> dict:
+        return {n: p for n, p in self.model.named_parameters() if p.requires_grad}
 
     def _build_data(self):
         c, acc = self.config, self.acc
@@ -254,6 +264,8 @@ class Trainer:
                         self.optimizer.step()
                         self.optimizer.zero_grad(set_to_none=True)
                 self.scheduler.step()
+                if self.ema is not None:
+                    self.ema.step(self._named_trainable())
                 self.step += 1
                 self.samples += c.batch_size * c.grad_accum * self.world
                 loss = acc.reduce(torch.stack(step_losses).mean(), reduction="mean").item()
@@ -315,9 +327,11 @@ class Trainer:
             "trainable": trainable,
             "optimizer": None if self.sharded else self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
+            "ema": None if self.ema is None else self.ema.weights(),
             "config_yaml": self.config.to_yaml(),
             "training_state": {"step": self.step, "samples": self.samples, "world_size": self.world,
-                               "fingerprint": fingerprint(self.config), "trainable": self.trainable_names},
+                               "fingerprint": fingerprint(self.config), "trainable": self.trainable_names,
+                               "ema_updates": None if self.ema is None else self.ema.updates},
         }
 
     def save(self) -> Path:
@@ -352,6 +366,8 @@ class Trainer:
         ckpt.set_rng_state(ckpt.load_part(folder, f"rng/rank-{self.rank}"))
         if self.rehearsal is not None:
             self.rehearsal.load_state_dict(ckpt.load_part(folder, f"rehearsal/rank-{self.rank}"))
+        if self.ema is not None:
+            self.ema.load(folder, int(state["ema_updates"]))
         self.step, self.samples = int(state["step"]), int(state["samples"])
         if self.acc.is_main_process:
             log.info("resumed from %s at step %d", folder, self.step)
