@@ -9,21 +9,25 @@
 #                                         # 25c2e75`, DIR=/tmp/v4/uniimage/presets/demo), a fresh DiT and the
 #                                         # scenes: stage 0 in a minute. Not v5 (`demo` now): its MLLM was trained on.
 # Logs: build/demo-runs/*.log. Runs: build/demo-runs/<stage>.
-# Extra `key=value` overrides for every stage can be passed in STAGE_ARGS (e.g. "batch_size=8").
+# Extra `key=value` overrides for every stage can be passed in STAGE_ARGS (e.g. "batch_size=8"), for one stage
+# in STAGE_ARGS_<stage> (e.g. STAGE_ARGS_t2i_joint="max_steps=100"). N_T2I / N_EDIT / STAGE0_DATA_ARGS size the
+# rendered data, SHIP names the folder the model is exported to (scripts/train_demo_gpu.sh sets them all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
-UNIIMAGE="${UNIIMAGE:-.venv/bin/uniimage}"
+read -ra UNIIMAGE <<< "${UNIIMAGE:-.venv/bin/uniimage}"   # a command line: "python3 -m uniimage.cli.main" works
 THREADS="${THREADS:-2}"
 BASE=build/demo-base
 RUNS=build/demo-runs
-SHIP=uniimage/presets/demo
+SHIP="${SHIP:-uniimage/presets/demo}"
 export OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" PYTHONHASHSEED=0
 mkdir -p "$RUNS"
 
 if [ -n "${BASES_FROM:-}" ]; then
   for step in bases sana data; do
-    "$PY" -m uniimage.cli.demo_stage0 "$step" --from "$BASES_FROM" --out "$BASE" --threads "$THREADS" > "$RUNS/stage0-$step.log" 2>&1
+    # shellcheck disable=SC2086
+    "$PY" -m uniimage.cli.demo_stage0 "$step" --from "$BASES_FROM" --out "$BASE" --threads "$THREADS" ${STAGE0_DATA_ARGS:-} \
+      > "$RUNS/stage0-$step.log" 2>&1
   done
 elif [ -z "${SKIP_STAGE0:-}" ]; then
   scripts/train_demo_stage0.sh
@@ -31,7 +35,7 @@ fi
 # Stage 1/3 text-to-image scenes: 40000 training-split scenes at 64 px (stage 0's 6000 trained the VLM;
 # more distinct scenes for the DiT's 192k samples).
 if [ ! -f "$BASE/data-t2i/train.jsonl" ]; then
-  nice -n 5 "$PY" -m uniimage.cli.shapes_data --out "$BASE/data-t2i" --split train --n-t2i 40000 --n-edit 0 \
+  nice -n 5 "$PY" -m uniimage.cli.shapes_data --out "$BASE/data-t2i" --split train --n-t2i "${N_T2I:-40000}" --n-edit 0 \
     --n-vqa 0 --image-size 64 --seed 3 --formats jsonl > "$RUNS/data-t2i.log" 2>&1
 fi
 if [ ! -f "$BASE/data-t2i/train_described.jsonl" ]; then  # stage 1b: the same scenes, fully described
@@ -39,23 +43,25 @@ if [ ! -f "$BASE/data-t2i/train_described.jsonl" ]; then  # stage 1b: the same s
 fi
 # Stage 2/3 editing pairs: 8000 training-split edits at 64 px (stage 0 renders none).
 if [ ! -f "$BASE/data-edit/train.jsonl" ]; then
-  nice -n 5 "$PY" -m uniimage.cli.shapes_data --out "$BASE/data-edit" --split train --n-t2i 0 --n-edit 8000 \
+  nice -n 5 "$PY" -m uniimage.cli.shapes_data --out "$BASE/data-edit" --split train --n-t2i 0 --n-edit "${N_EDIT:-8000}" \
     --n-vqa 0 --image-size 64 --seed 1 --formats jsonl > "$RUNS/data-edit.log" 2>&1
 fi
+[ -n "${DATA_ONLY:-}" ] && exit 0   # data and stage 0 only (scripts/train_demo_gpu.sh)
 
 # v5 (shipped): stage 1, then the joint stage (the MLLM's ladder layers, queries and connector learn with the
 # DiT, LM rehearsal on stage 0's VQA rows), then the joint stage with 30% edits joined (joint_edit). The v3 chain's t2i_continue, edit_pretrain and finetune undid part
 # of what stage 1 learnt and gained no editing score (uniimage/demo/README.md). STAGES overrides the list.
 for stage in ${STAGES:-t2i_pretrain t2i_joint joint_edit}; do
   rm -rf "${RUNS:?}/$stage"
+  stage_args="STAGE_ARGS_$stage"
   # shellcheck disable=SC2086
-  nice -n 5 "$UNIIMAGE" train "uniimage/configs/demo/$stage.yaml" ${STAGE_ARGS:-} > "$RUNS/$stage.log" 2>&1
+  nice -n 5 "${UNIIMAGE[@]}" train "uniimage/configs/demo/$stage.yaml" ${STAGE_ARGS:-} ${!stage_args:-} > "$RUNS/$stage.log" 2>&1
   tail -n 1 "$RUNS/$stage.log"
 done
 
 # Ship: published layout + component configs, float32 (about 21 MB; `--dtype bfloat16` halves it).
 rm -rf "$SHIP.new"
-"$UNIIMAGE" export "$RUNS/${stage}" "$SHIP.new"   # the last stage run
+"${UNIIMAGE[@]}" export "$RUNS/${stage}" "$SHIP.new"   # the last stage run
 find "$SHIP.new" -name '*.bin' -delete   # package data is safetensors only
 rm -rf "$SHIP" && mv "$SHIP.new" "$SHIP"
 du -sh "$SHIP"

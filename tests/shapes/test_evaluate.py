@@ -50,6 +50,10 @@ class GroundTruthPipe:
     def understand(self, image, question, max_new_tokens=16):
         return self.answers[(question, image.tobytes())].capitalize() + "."
 
+    def to(self, device):  # the CLI moves the pipeline to --device
+        self.device = device
+        return self
+
 
 class BlankPipe:
     def __call__(self, prompt, num_images_per_prompt=1, **kwargs):
@@ -117,3 +121,10 @@ def test_real_tiny_pipeline_loop(tmp_path, capsys):
     assert len(rows) == 6 and all(isinstance(row["correct"], float) for row in rows)
     assert shapes_cli.run(_args(model="tiny", task="vqa", limit=5, json=True, image_size=32)) == 0
     assert set(json.loads(capsys.readouterr().out)) == {"overall", "color", "count", "shape", "position", "exists"}
+
+
+def test_unusable_device_is_named():
+    from uniimage.errors import InputError
+
+    with pytest.raises(InputError, match="device 'tpu9' is not usable here"):
+        shapes_cli.run(_args(model="tiny", limit=1, device="tpu9"))

@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guidance", type=float, default=4.5)
     parser.add_argument("--images-per-prompt", type=int, default=1)
     parser.add_argument("--image-size", type=int, default=SOURCE_IMAGE_SIZE, help="size of rendered input images")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if there is one)")
 
 
 def report(summary: dict, rows: list[dict], as_json: bool) -> None:
@@ -43,7 +44,16 @@ def report(summary: dict, rows: list[dict], as_json: bool) -> None:
 def run(args) -> int:
     from uniimage import UniImagePipeline
 
+    import torch
+
+    from ..errors import InputError
+
     pipe = UniImagePipeline.from_pretrained(args.model)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        pipe.to(device)
+    except (RuntimeError, AssertionError, ValueError) as e:
+        raise InputError(f"device {device!r} is not usable here: {e}") from e
     rows = evaluate(pipe, task=args.task, split=args.split, limit=args.limit, seed=args.seed, steps=args.steps,
                     guidance=args.guidance, images_per_prompt=args.images_per_prompt, image_size=args.image_size)
     if args.out:
