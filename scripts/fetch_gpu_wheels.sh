@@ -5,7 +5,7 @@
 #   scripts/fetch_gpu_wheels.sh            # + FP8=1 for torchao (the fp8 stage)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-grep -qx '/.whl/' .git/info/exclude 2>/dev/null || { mkdir -p .git/info; echo /.whl/ >> .git/info/exclude; }
+for p in /.whl/ /.demo-bases/; do grep -qx "$p" .git/info/exclude 2>/dev/null || { mkdir -p .git/info; echo "$p" >> .git/info/exclude; }; done
 PKGS=(transformers==5.24.0 diffusers==0.42.1 regex==2026.11.19 torchdata==0.11.0 importlib_metadata)
 [ -n "${FP8:-}" ] && PKGS+=(torchao==0.18.0)
 PIP="${PIP:-python3 -m pip}"
