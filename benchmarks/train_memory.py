@@ -16,7 +16,10 @@ parameter shape, timed apart as `first_step_s`).
 
 Each variant runs in its own process. Peak memory: the process's peak resident set (VmHWM, reset after the
 model is built, so it is the training steps' peak with the resident weights, not the build's transient),
-or CUDA max allocated on a GPU. "After build" is the resident set (CUDA: allocated) at that reset. Step time: the mean of the timed steps after one warm-up step.
+or CUDA max allocated on a GPU. On CPU the resident set also holds memory that glibc's allocator kept
+after a free (its mmap threshold grows with the blocks freed, so later blocks come from a heap that is
+not given back): run with `MALLOC_MMAP_THRESHOLD_=131072` (inherited by every variant's process) for a
+peak that follows the live memory; docs/performance.md reports both. "After build" is the resident set (CUDA: allocated) at that reset. Step time: the mean of the timed steps after one warm-up step.
 """
 
 from __future__ import annotations
