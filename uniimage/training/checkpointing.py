@@ -3,7 +3,7 @@
     OUTPUT_DIR/checkpoint-N/
         trainable.safetensors   trainable weights only (frozen base weights are referenced by config.yaml)
         ema.safetensors         their moving average, when the config has `ema:` (training/ema.py)
-        optimizer.json + optimizer.safetensors   AdamW state (optimizer/rank-R.pt when DeepSpeed / FSDP shard it)
+        optimizer.json + optimizer.safetensors   AdamW state, 8-bit moments as codes + scales (optimizer/rank-R.pt when DeepSpeed / FSDP shard it)
         scheduler.json          LR schedule position
         rng/rank-R.json (+ .safetensors)   python / numpy / torch (/ cuda) RNG states of every rank
         data/rank-R.json        each rank's data-stream position (rehearsal/rank-R.json: its rehearsal rows')

@@ -117,10 +117,15 @@ class FreezeConfig:
 
 
 MODEL_PARTS = ("mllm", "queries", "connector", "dit")  # trainable parts, by top-level module
+OPTIMIZERS = ("adamw", "adamw8bit")  # adamw: the published recipe; adamw8bit: torchao's block-quantised state
 
 
 @dataclass
 class OptimConfig:
+    # "adamw" (published: torch AdamW, float32 state) or "adamw8bit" (torchao.optim.AdamW8bit: both moments
+    # stored as 8-bit codes + a float32 scale per block of 256 values, about a quarter of the memory;
+    # `pip install uniimage[train-lowmem]`). Same hyperparameters, LR schedule, part LRs and clipping.
+    name: str = "adamw"
     lr: float = 1e-4
     betas: list = field(default_factory=lambda: [0.9, 0.999])
     eps: float = 1e-8
@@ -133,6 +138,8 @@ class OptimConfig:
     part_lr: dict[str, float] = field(default_factory=dict)
 
     def validate(self):
+        if self.name not in OPTIMIZERS:
+            raise ConfigError(f"optim.name must be one of {', '.join(OPTIMIZERS)}, got {self.name!r}")
         unknown = set(self.part_lr) - set(MODEL_PARTS)
         if unknown:
             raise ConfigError(f"optim.part_lr has unknown parts {sorted(unknown)}; known: {', '.join(MODEL_PARTS)}")

@@ -1,4 +1,5 @@
-"""AdamW over the trainable parameters only, and linear warmup then cosine down to a minimum LR."""
+"""AdamW over the trainable parameters only (torch's, or torchao's 8-bit-state AdamW), and linear warmup
+then cosine down to a minimum LR."""
 
 from __future__ import annotations
 
@@ -7,15 +8,32 @@ import math
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
+from ..errors import ConfigError
 from .config import MODEL_PARTS, OptimConfig
 
 
-def build_optimizer(params, config: OptimConfig) -> torch.optim.AdamW:
+def build_optimizer(params, config: OptimConfig) -> torch.optim.Optimizer:
     """`params`: a list of parameters, or {part: parameters} when parts may learn at their own LR."""
     # Only parameters passed here are touched by the update or weight decay: frozen ones stay bit-identical.
     if isinstance(params, dict):
         params = [{"params": ps, "lr": config.part_lr.get(part, config.lr), "part": part} for part, ps in params.items() if ps]
-    return torch.optim.AdamW(params, lr=config.lr, betas=tuple(config.betas), eps=config.eps, weight_decay=config.weight_decay)
+    adamw = adamw_class(config.name)
+    return adamw(params, lr=config.lr, betas=tuple(config.betas), eps=config.eps, weight_decay=config.weight_decay)
+
+
+def adamw_class(name: str) -> type:
+    """`adamw`: torch.optim.AdamW. `adamw8bit`: torchao.optim.AdamW8bit, the same update with both moments
+    kept as 8-bit codes and a float32 scale per block of 256 values (tensors under 4096 values, or not a
+    multiple of 256, keep float32 moments); its step is torch.compile'd per parameter shape."""
+    if name == "adamw":
+        return torch.optim.AdamW
+    if name == "adamw8bit":
+        try:
+            from torchao.optim import AdamW8bit
+        except ImportError as e:
+            raise ConfigError(f"optim.name: adamw8bit needs torchao (pip install 'uniimage[train-lowmem]'): {e}") from None
+        return AdamW8bit
+    raise ConfigError(f"optim.name must be adamw or adamw8bit, got {name!r}")
 
 
 def trainable_by_part(model) -> dict[str, list[torch.nn.Parameter]]:

@@ -1,7 +1,9 @@
 """Training state as JSON + safetensors: written and read back without pickle, so loading runs no code.
 
 Optimizer, LR-scheduler, RNG and data-position states are nested dicts / lists / tuples of numbers,
-strings, tensors and small numpy arrays. `save_state(obj, folder, name)` writes
+strings, tensors and small numpy arrays; an 8-bit optimizer's state tensors (torchao's OptimState8bit,
+a tensor subclass) are stored as their parts (uint8 codes, float32 block scales, code map) and rebuilt
+through the class's own __tensor_unflatten__, for the allow-listed classes in QUANTIZED only. `save_state(obj, folder, name)` writes
 
     name.json           the structure; tuples, dicts with non-string keys and numpy arrays are tagged
     name.safetensors    its tensors (only when it holds any), keyed by their path in the structure
@@ -22,13 +24,39 @@ from safetensors.torch import load_file, save_file
 
 from ..errors import CheckpointError
 
-TAG = "__state__"  # {"__state__": "tuple" | "dict" | "tensor" | "ndarray", ...}
+TAG = "__state__"  # {"__state__": "tuple" | "dict" | "tensor" | "ndarray" | "quantized" | "dtype", ...}
 _ARRAY_KINDS = "biuf"  # bool, int, uint, float: the numpy dtypes an RNG or data state holds
+# Tensor subclasses a saved state may hold, by the name written into the JSON -> (module, class). A name
+# not listed here is refused when saving and when loading: the JSON never picks the code that runs.
+QUANTIZED = {"torchao.OptimState8bit": ("torchao.optim.subclass_8bit", "OptimState8bit")}
+
+
+def _quantized_name(obj) -> str | None:
+    return next((name for name, (module, cls) in QUANTIZED.items()
+                 if type(obj).__module__ == module and type(obj).__qualname__ == cls), None)
+
+
+def _quantized_class(name: str) -> type:
+    import importlib
+
+    if name not in QUANTIZED:
+        raise ValueError(f"tensor type {name!r} is not one this version rebuilds ({', '.join(QUANTIZED)})")
+    module, cls = QUANTIZED[name]
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except ImportError as e:
+        raise CheckpointError(f"this state holds {name} tensors (an 8-bit optimizer's): install torchao to read it ({e})") from None
 
 
 def _encode(obj, path: str, tensors: dict):
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
+    if isinstance(obj, torch.dtype):  # a quantized tensor's apparent dtype
+        return {TAG: "dtype", "name": str(obj).removeprefix("torch.")}
+    if isinstance(obj, torch.Tensor) and (name := _quantized_name(obj)) is not None:
+        parts, attributes = obj.__tensor_flatten__()
+        return {TAG: "quantized", "type": name, "attributes": [_encode(a, f"{path}/attr{i}", tensors) for i, a in enumerate(attributes)],
+                "parts": {part: _encode(getattr(obj, part), f"{path}/{part}", tensors) for part in parts}}
     if isinstance(obj, torch.Tensor):
         if type(obj) is not torch.Tensor and not isinstance(obj, torch.nn.Parameter):
             raise CheckpointError(f"state entry {path or '/'} is a {type(obj).__name__}, not a plain tensor")
@@ -69,12 +97,23 @@ def _decode(obj, tensors: dict, where: str):
             return {_decode(k, tensors, where): _decode(v, tensors, where) for k, v in obj["items"]}
         if kind == "tensor":
             return tensors[obj["key"]]
+        if kind == "dtype":
+            dtype = getattr(torch, obj["name"], None)
+            if not isinstance(dtype, torch.dtype):
+                raise ValueError(f"{obj['name']!r} is not a torch dtype")
+            return dtype
+        if kind == "quantized":
+            cls = _quantized_class(obj["type"])
+            parts = {k: _decode(v, tensors, where) for k, v in obj["parts"].items()}
+            if not all(type(v) is torch.Tensor for v in parts.values()):
+                raise ValueError("its parts must be tensors")
+            return cls.__tensor_unflatten__(parts, [_decode(a, tensors, where) for a in obj["attributes"]], None, None)
         if kind == "ndarray":
             dtype = np.dtype(obj["dtype"])
             if dtype.kind not in _ARRAY_KINDS:
                 raise ValueError(f"array dtype {dtype}")
             return np.asarray(obj["data"], dtype=dtype).reshape(obj["shape"])
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, AssertionError) as e:  # AssertionError: a subclass's own checks
         raise CheckpointError(f"{where}: malformed {kind} entry ({type(e).__name__}: {e})") from None
     raise CheckpointError(f"{where}: unknown entry kind {kind!r}")
 

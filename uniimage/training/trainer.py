@@ -275,7 +275,7 @@ class Trainer:
                 if self.step % c.log.every == 0 or self.step == stop:
                     gn = float(grad_norm) if grad_norm is not None else float("nan")
                     skipped = self.batches.stats.skipped  # this rank's corrupt / missing / too small, all its workers
-                    logged = {"loss": sum(window) / len(window), "lr": self.scheduler.get_last_lr()[0],
+                    logged = {"loss": sum(window) / len(window), "lr": float(self.scheduler.get_last_lr()[0]),
                               "grad_norm": gn, "data_skipped": skipped}
                     if self.lm_losses:
                         logged["lm_loss"] = torch.stack(self.lm_losses).mean().item()
