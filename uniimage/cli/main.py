@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..utils.quiet import quiet_optional_import_noise
+
+    quiet_optional_import_noise()  # before any subcommand imports diffusers (and with it torchao)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
