@@ -54,7 +54,7 @@ def test_gpu_script_smoke_mode_writes_every_stage(bench_path, tmp_path, capsys):
     # No GPU here: each of these stages failed alone, with its reason, and the run went on.
     assert "captures CUDA graphs, but the pipeline is on cpu" in stages["graphs"]["error"]
     assert "captures CUDA graphs, but the pipeline is on cpu" in stages["graphs-full"]["error"]
-    assert "torchao is not installed" in stages["fp8"]["error"]
+    assert "fp8 matmuls need an NVIDIA GPU" in stages["fp8"]["error"]  # with or without torchao installed
     table = (tmp_path / "table.txt").read_text()
     assert "compiled" in table and "fp8: failed" in table
     assert "=== summary" in capsys.readouterr().out
