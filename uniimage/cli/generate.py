@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import InputError
+from ..utils.devices import move_to
 from ..utils.dtypes import DTYPE_NAMES, torch_dtype
 from . import checks, outputs
 
@@ -87,10 +87,7 @@ def load_pipeline(args, sampler: str = "dpm"):
 
     args.model = args.model or default_model()
     pipe = UniImagePipeline.from_pretrained(args.model, torch_dtype=torch_dtype(args.dtype))
-    try:
-        pipe.to(args.device)
-    except (RuntimeError, AssertionError) as e:
-        raise InputError(f"device {args.device!r} is not usable here: {e}") from e
+    move_to(pipe, args.device)
     if sampler != "dpm":
         pipe.scheduler = load_sampler(pipe.sources.scheduler_dir, sampler)
     if getattr(args, "compile", None) or getattr(args, "fp8", False):

@@ -46,14 +46,10 @@ def run(args) -> int:
 
     import torch
 
-    from ..errors import InputError
+    from ..utils.devices import move_to
 
     pipe = UniImagePipeline.from_pretrained(args.model)
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        pipe.to(device)
-    except (RuntimeError, AssertionError, ValueError) as e:
-        raise InputError(f"device {device!r} is not usable here: {e}") from e
+    move_to(pipe, args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     rows = evaluate(pipe, task=args.task, split=args.split, limit=args.limit, seed=args.seed, steps=args.steps,
                     guidance=args.guidance, images_per_prompt=args.images_per_prompt, image_size=args.image_size)
     if args.out:

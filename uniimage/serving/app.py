@@ -99,14 +99,11 @@ def load_pipeline(model: str, device: str = "cpu", compile_mode: Optional[str] =
     """The served pipeline: loaded, on `device`, compiled when asked (batch sizes bucketed, so the queue's
     batches of 1..max_batch requests meet a few compiled shapes; the first call at each bucket compiles)."""
     from .. import UniImagePipeline
-    from ..errors import InputError
+    from ..utils.devices import move_to
 
     log.info("loading %s", model)
     pipe = UniImagePipeline.from_pretrained(model)
-    try:
-        pipe.to(device)
-    except (RuntimeError, AssertionError) as e:
-        raise InputError(f"device {device!r} is not usable here: {e}") from e
+    move_to(pipe, device)
     if compile_mode or fp8:
         pipe.compile(mode=compile_mode or "default", fp8=fp8)
     return pipe
