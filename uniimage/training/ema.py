@@ -21,15 +21,17 @@ FILE = "ema.safetensors"
 
 
 class TrainableEMA:
-    """EMAModel over named parameters, with name-keyed safetensors I/O (never pickled)."""
+    """EMAModel over named parameters, with name-keyed safetensors I/O (never pickled). The parameters are
+    the training run's own objects (unsharded: DDP or one process), so they are listed once, here."""
 
     def __init__(self, named: dict[str, torch.nn.Parameter], config: EMAConfig):
         self.names = sorted(named)
-        self.ema = EMAModel([named[n] for n in self.names], decay=config.decay, update_after_step=config.start_step,
+        self.params = [named[n] for n in self.names]
+        self.ema = EMAModel(self.params, decay=config.decay, update_after_step=config.start_step,
                             use_ema_warmup=config.warmup, inv_gamma=config.inv_gamma, power=config.power)
 
-    def step(self, named: dict[str, torch.nn.Parameter]) -> None:
-        self.ema.step([named[n] for n in self.names])
+    def step(self) -> None:
+        self.ema.step(self.params)
 
     @property
     def updates(self) -> int:

@@ -174,10 +174,7 @@ class Trainer:
             if self.sharded:
                 raise ConfigError("ema: is not supported with FSDP or DeepSpeed yet (the average would need the "
                                   "sharded weights gathered every step); train with DDP or drop ema:")
-            self.ema = TrainableEMA(self._named_trainable(), c.ema)
-
-    def _named_trainable(self) -> dict:
-        return {n: p for n, p in self.model.named_parameters() if p.requires_grad}
+            self.ema = TrainableEMA(self._trainable_state(), c.ema)  # unsharded: the parameters themselves
 
     def _build_data(self):
         c, acc = self.config, self.acc
@@ -265,7 +262,7 @@ class Trainer:
                         self.optimizer.zero_grad(set_to_none=True)
                 self.scheduler.step()
                 if self.ema is not None:
-                    self.ema.step(self._named_trainable())
+                    self.ema.step()
                 self.step += 1
                 self.samples += c.batch_size * c.grad_accum * self.world
                 loss = acc.reduce(torch.stack(step_losses).mean(), reduction="mean").item()
