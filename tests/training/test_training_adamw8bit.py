@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from training_helpers import tiny_config, trainable
+from training_helpers import assert_same_trainable, resumed_run, tiny_config, trainable
 
 from uniimage.data import collate
 from uniimage.errors import CheckpointError, ConfigError
@@ -83,16 +83,11 @@ def test_exact_resume_with_part_lr_schedule_and_clipping(tmp_path, shapes_jsonl)
     assert 0.1 <= factor < 1 and lr == pytest.approx({"mllm": 1e-4 * factor, "queries": 2e-3 * factor,
                                                        "connector": 1e-3 * factor, "dit": 1e-3 * factor}, rel=1e-6)
 
-    first = Trainer(tiny_config(tmp_path / "b", shapes_jsonl, **fields))
-    first.train(until=3)
+    resumed = resumed_run(tmp_path / "b", shapes_jsonl, 3, **fields)
     saved = json.loads((tmp_path / "b" / "checkpoint-3" / "optimizer.json").read_text())
     assert '"quantized"' in json.dumps(saved) and '"torchao.OptimState8bit"' in json.dumps(saved)
-    torch.manual_seed(1234)
-    resumed = Trainer(tiny_config(tmp_path / "b", shapes_jsonl, resume="auto", **fields))
-    assert resumed.step == 3
     resumed.train()
-    a, b = trainable(straight), trainable(resumed)
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert_same_trainable(trainable(straight), trainable(resumed))
     assert resumed.scheduler.get_last_lr() == straight.scheduler.get_last_lr()
     for p, q in zip(straight.params, resumed.params):  # the moments too, code for code
         for key in ("exp_avg", "exp_avg_sq"):

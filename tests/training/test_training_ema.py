@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from training_helpers import tiny_config, trainable
+from training_helpers import assert_same_trainable, resumed_run, tiny_config, trainable
 
 from uniimage.errors import CheckpointError, ConfigError
 from uniimage.training.config import EMAConfig
@@ -35,13 +35,10 @@ def test_ema_resumes_exactly_and_export_writes_it(tmp_path, shapes_jsonl):
     fields = {"ema.decay": 0.9, "ema.warmup": True}
     straight = Trainer(tiny_config(tmp_path / "a", shapes_jsonl, **fields))
     straight.train()
-    first = Trainer(tiny_config(tmp_path / "b", shapes_jsonl, **fields))
-    first.train(until=2)
-    resumed = Trainer(tiny_config(tmp_path / "b", shapes_jsonl, resume="auto", **fields))
+    resumed = resumed_run(tmp_path / "b", shapes_jsonl, 2, **fields)
     assert resumed.ema.updates == 2
     resumed.train()
-    for name, value in straight.ema.weights().items():
-        torch.testing.assert_close(resumed.ema.weights()[name], value, rtol=0, atol=1e-6)
+    assert_same_trainable(straight.ema.weights(), resumed.ema.weights(), atol=1e-6)
 
     saved = load_file(str(tmp_path / "a" / "checkpoint-4" / "ema.safetensors"))
     assert sorted(saved) == sorted(trainable(straight))

@@ -4,7 +4,7 @@ import errno
 
 import pytest
 import torch
-from training_helpers import tiny_config, trainable
+from training_helpers import assert_same_trainable, resumed_run, tiny_config, trainable
 
 from uniimage.data import DataError, collate
 from uniimage.errors import CheckpointError, ConfigError
@@ -47,15 +47,10 @@ def test_exact_resume_matches_straight_run(tmp_path, shapes_jsonl):
     fields = dict(max_steps=6, grad_accum=2, **{"checkpoint.every": 3})
     straight = Trainer(tiny_config(tmp_path / "a", shapes_jsonl, **fields))
     straight.train()
-    first = Trainer(tiny_config(tmp_path / "b", shapes_jsonl, **fields))
-    first.train(until=3)
+    resumed = resumed_run(tmp_path / "b", shapes_jsonl, 3, **fields)
     assert [p.name for p in ckpt.list_checkpoints(tmp_path / "b")] == ["checkpoint-3"]
-    torch.manual_seed(1234)  # the process's RNG moves on; resume must restore it
-    resumed = Trainer(tiny_config(tmp_path / "b", shapes_jsonl, resume="auto", **fields))
-    assert resumed.step == 3
     resumed.train()
-    a, b = trainable(straight), trainable(resumed)
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert_same_trainable(trainable(straight), trainable(resumed))
     assert resumed.scheduler.get_last_lr() == straight.scheduler.get_last_lr()
 
 

@@ -47,7 +47,7 @@ def test_part_lr_bad_values_are_named(part_lr, message):
 
 
 def test_trainer_gives_mllm_layers_their_own_lr_and_resumes(tmp_path, shapes_jsonl):
-    from training_helpers import tiny_config, trainable
+    from training_helpers import assert_same_trainable, resumed_run, tiny_config, trainable
 
     from uniimage.training.trainer import Trainer
 
@@ -59,9 +59,6 @@ def test_trainer_gives_mllm_layers_their_own_lr_and_resumes(tmp_path, shapes_jso
     assert groups["queries"]["params"][0] is straight.model.queries
     straight.train()
 
-    first = Trainer(tiny_config(tmp_path / "b", shapes_jsonl, **fields))
-    first.train(until=2)
-    resumed = Trainer(tiny_config(tmp_path / "b", shapes_jsonl, resume="auto", **fields))
+    resumed = resumed_run(tmp_path / "b", shapes_jsonl, 2, **fields)
     resumed.train()
-    for name, value in trainable(straight).items():
-        torch.testing.assert_close(trainable(resumed)[name], value, rtol=0, atol=1e-6)
+    assert_same_trainable(trainable(straight), trainable(resumed), atol=1e-6)

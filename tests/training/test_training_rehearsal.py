@@ -88,7 +88,7 @@ def test_rehearsal_trains_the_mllm_layers(tiny, vqa_jsonl):
 
 
 def test_trainer_rehearses_and_resumes_exactly(tmp_path, shapes_jsonl, vqa_jsonl):
-    from training_helpers import tiny_config, trainable
+    from training_helpers import assert_same_trainable, resumed_run, tiny_config, trainable
 
     from uniimage.training.trainer import Trainer
 
@@ -101,10 +101,7 @@ def test_trainer_rehearses_and_resumes_exactly(tmp_path, shapes_jsonl, vqa_jsonl
     layer = next(n for n in before if ".layers." in n and "query" not in n)
     assert not torch.equal(before[layer], trainable(straight)[layer])  # the MLLM layer learnt
 
-    first = Trainer(tiny_config(tmp_path / "b", shapes_jsonl, **fields))
-    first.train(until=2)
-    resumed = Trainer(tiny_config(tmp_path / "b", shapes_jsonl, resume="auto", **fields))
+    resumed = resumed_run(tmp_path / "b", shapes_jsonl, 2, **fields)
     assert resumed.rehearsal.state_dict() == {"epoch": 0, "index": 4}
     resumed.train()
-    for name, value in trainable(straight).items():
-        torch.testing.assert_close(trainable(resumed)[name], value, rtol=0, atol=1e-6)
+    assert_same_trainable(trainable(straight), trainable(resumed), atol=1e-6)

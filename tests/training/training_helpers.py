@@ -34,6 +34,28 @@ def trainable(trainer) -> dict:
     return {n: p.detach().clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
 
 
+def resumed_run(out, data_jsonl, until: int, **fields):
+    """The run of `fields` in `out`, stopped after optimizer step `until`, then a fresh Trainer resuming it
+    (not trained further yet: its checkpoints are still as the stopped run left them)."""
+    from uniimage.training import Trainer
+
+    Trainer(tiny_config(out, data_jsonl, **fields)).train(until=until)
+    torch.manual_seed(1234)  # the process's RNG moves on; resume must restore it
+    resumed = Trainer(tiny_config(out, data_jsonl, resume="auto", **fields))
+    assert resumed.step == until
+    return resumed
+
+
+def assert_same_trainable(a: dict, b: dict, atol: float = 0.0):
+    """The same trainable weights: bit-identical, or within `atol` where float reductions may reorder."""
+    assert a.keys() == b.keys()
+    for name, value in a.items():
+        if atol == 0.0:
+            assert torch.equal(b[name], value), name
+        else:
+            torch.testing.assert_close(b[name], value, rtol=0, atol=atol)
+
+
 class TorchrunWorkers:
     """`script` in `nproc` gloo processes under torchrun (1 thread each, this tree and the tests on the path),
     started in its own session so that leaving the `with` block kills any worker still running.
