@@ -9,6 +9,8 @@ from PIL import Image
 from uniimage.evaluation.condition_use import (
     attribute_loss_gaps,
     attribute_swaps,
+    pair_loss_gaps,
+    pair_swaps,
     condition_loss_gap,
     factor_shares,
     factor_shares_of,
@@ -100,3 +102,40 @@ def test_attribute_gaps_vanish_when_the_condition_carries_nothing(tiny_pipeline)
     assert losses["right"] == pytest.approx(losses["colour_swapped"], abs=1e-6) == pytest.approx(losses["shape_swapped"], abs=1e-6)
     with pytest.raises(ValueError, match="n >= 1"):
         attribute_loss_gaps(tiny_pipeline, 0)
+
+
+def test_pair_swaps_swap_the_binding_or_mirror_the_relation_and_stay_in_the_training_split():
+    from uniimage.shapes.relations import relation_holds
+    from uniimage.shapes.vocab import MIRROR
+
+    heldout, rows = heldout_combinations(), pair_swaps(48, seed=1)
+    assert [r["binding_right"] for r in rows] == [r["binding_right"] for r in pair_swaps(48, seed=1)]
+    for r in rows:
+        first, second = r["binding_scene"].objects
+        assert r["binding_right"] == f"a {first.color} {first.shape} and a {second.color} {second.shape}"
+        assert r["binding_swapped"] == f"a {second.color} {first.shape} and a {first.color} {second.shape}"
+        assert first.color != second.color
+        for o in (first, second):  # neither caption names a held-out colour-shape pair
+            assert not heldout.has_color_shape(first.color, o.shape) and not heldout.has_color_shape(second.color, o.shape)
+        a, b = r["relation_scene"].objects
+        relation = r["relation_right"][len(f"a {a.shape} "):-len(f" a {b.shape}")]
+        assert relation in MIRROR and relation_holds(a, b, relation, margin=0.8, cone=0.85)
+        assert r["relation_swapped"] == f"a {a.shape} {MIRROR[relation]} a {b.shape}"
+        assert not heldout.has_position(a.shape, relation, b.shape)
+        assert not heldout.has_position(a.shape, MIRROR[relation], b.shape)
+
+
+def test_pair_gaps_vanish_when_the_condition_carries_nothing(tiny_pipeline):
+    losses = pair_loss_gaps(tiny_pipeline, 3)
+    assert set(losses) == {"binding_right", "binding_swapped", "relation_right", "relation_swapped"}
+    assert losses["binding_right"] != losses["binding_swapped"] and losses["relation_right"] != losses["relation_swapped"]
+    blind = copy.copy(tiny_pipeline)
+    blind.model = copy.deepcopy(tiny_pipeline.model)
+    blind.condition_cache = copy.deepcopy(tiny_pipeline.condition_cache)
+    with torch.no_grad():
+        blind.model.connector[0].weight.zero_()
+    losses = pair_loss_gaps(blind, 3)
+    assert losses["binding_right"] == pytest.approx(losses["binding_swapped"], abs=1e-6)
+    assert losses["relation_right"] == pytest.approx(losses["relation_swapped"], abs=1e-6)
+    with pytest.raises(ValueError, match="n >= 1"):
+        pair_loss_gaps(tiny_pipeline, 0)

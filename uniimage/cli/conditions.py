@@ -1,6 +1,6 @@
 """How much the model's conditions carry the prompt (uniimage/evaluation/condition_use.py), as JSON:
 
-    python -m uniimage.cli.conditions MODEL DATA.jsonl [--limit 128] [--attributes 128]
+    python -m uniimage.cli.conditions MODEL DATA.jsonl [--limit 128] [--attributes 128] [--pairs 128]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from ..evaluation.condition_use import (attribute_loss_gaps, condition_loss_gap, factor_shares, latent_factor_shares,
-                                        prompt_dependence, read_pairs)
+                                        pair_loss_gaps, prompt_dependence, read_pairs)
 
 
 def main(argv=None):
@@ -25,6 +25,8 @@ def main(argv=None):
     p.add_argument("--limit", type=int, default=128)
     p.add_argument("--attributes", type=int, default=0, help="also factor shares and attribute gaps on this many "
                    "single-object ShapesEval scenes (0: skip)")
+    p.add_argument("--pairs", type=int, default=0, help="also binding-swap and relation-mirror loss gaps on this many "
+                   "two-object ShapesEval scenes (0: skip)")
     args = p.parse_args(argv)
     pipe = UniImagePipeline.from_pretrained(args.model, torch_dtype=torch.float32)
     images, captions = read_pairs(Path(args.data), args.limit)
@@ -33,6 +35,8 @@ def main(argv=None):
         out["factor_shares"] = {"mllm": factor_shares(pipe), "condition": factor_shares(pipe, after_connector=True),
                                 "latents": latent_factor_shares(pipe)}
         out["attribute_loss"] = attribute_loss_gaps(pipe, args.attributes)
+    if args.pairs:
+        out["pair_loss"] = pair_loss_gaps(pipe, args.pairs)
     print(json.dumps(out, indent=2))
     return 0
 

@@ -13,6 +13,9 @@ factor shares     : over the 24 captions "a {colour} {shape}", the shares of the
                     Also for the VAE latents of the 24 pairs drawn alone (what the DiT must produce).
 attribute gaps    : the loss of single-object training scenes with the right caption, with only the colour
                     word swapped, and with only the shape word swapped (never into a held-out pair).
+pair gaps         : the same for two-object training scenes: the two colours swapped between the shapes
+                    (binding: "a red circle and a blue square" -> "a blue circle and a red square"), and the
+                    relation mirrored ("a circle above a square" -> "a circle below a square").
 
     python -m uniimage.cli.conditions MODEL DATA.jsonl [--limit 128] [--attributes 128]
 """
@@ -29,10 +32,10 @@ from PIL import Image
 from ..data.transforms import to_tensor
 from ..pipelines.schedulers import load_noise_schedule
 from ..shapes.heldout import heldout_combinations
-from ..shapes.layout import place_objects
+from ..shapes.layout import place_objects, place_pair
 from ..shapes.render import render_scene
 from ..shapes.scene import Scene, ShapeObject
-from ..shapes.vocab import COLORS, SHAPES
+from ..shapes.vocab import COLORS, MIRROR, SHAPES
 from ..training.loss import FlowMatchingLoss
 
 
@@ -138,6 +141,41 @@ def attribute_loss_gaps(pipe, n: int = 128, seed: int = 0) -> dict:
     rows = attribute_swaps(n, seed)
     images = [render_scene(r["scene"], pipe.model.config.image_size) for r in rows]
     return caption_losses(pipe, images, {k: [r[k] for r in rows] for k in ("right", "colour_swapped", "shape_swapped")}, seed)
+
+
+def pair_swaps(n: int, seed: int = 0) -> list[dict]:
+    """n two-object training-split scenes, each drawn twice over: a colour-attribution scene with its caption
+    and the colours swapped between the shapes, and a position scene with its caption and the relation
+    mirrored. Every caption, swapped ones included, stays out of the held-out pairs and triples."""
+    heldout, rng, rows = heldout_combinations(), random.Random(f"pair-swaps:{seed}"), []
+    while len(rows) < n:
+        a, b = rng.sample(SHAPES, 2)
+        # Colours allowed on both shapes, so the swapped binding is a training-split caption too.
+        both = [c for c in heldout.allowed_colors(a) if c in heldout.allowed_colors(b)]
+        relation = rng.choice(list(MIRROR))
+        if len(both) < 2 or heldout.has_position(a, relation, b) or heldout.has_position(a, MIRROR[relation], b):
+            continue
+        ca, cb = rng.sample(both, 2)
+        rows.append({"binding_scene": Scene(tuple(place_objects(rng, [(a, ca), (b, cb)]))),
+                     "binding_right": f"a {ca} {a} and a {cb} {b}", "binding_swapped": f"a {cb} {a} and a {ca} {b}",
+                     "relation_scene": Scene(tuple(place_pair(rng, (a, ca), relation, (b, cb)))),
+                     "relation_right": f"a {a} {relation} a {b}", "relation_swapped": f"a {a} {MIRROR[relation]} a {b}"})
+    return rows
+
+
+def pair_loss_gaps(pipe, n: int = 128, seed: int = 0) -> dict:
+    """Losses of two-object scenes with the right caption and with the binding swapped, and of position scenes
+    with the right caption and the relation mirrored. A DiT that binds colours to shapes has
+    binding_swapped > binding_right; one that reads the relation has relation_swapped > relation_right."""
+    if n < 1:
+        raise ValueError(f"pair_loss_gaps needs n >= 1, got {n}")
+    rows, size = pair_swaps(n, seed), pipe.model.config.image_size
+    out = {}
+    for kind in ("binding", "relation"):
+        images = [render_scene(r[f"{kind}_scene"], size) for r in rows]
+        sets = {f"{kind}_{k}": [r[f"{kind}_{k}"] for r in rows] for k in ("right", "swapped")}
+        out.update(caption_losses(pipe, images, sets, seed))
+    return out
 
 
 def read_pairs(jsonl: Path, limit: int) -> tuple[list[Image.Image], list[str]]:
