@@ -9,7 +9,7 @@
 # than the 64 MiB that travels to the machine).
 #
 #   on the GPU machine (no network; carry .whl and .demo-bases, both in .git/info/exclude):
-#     bash scripts/train_demo_gpu.sh           # writes to $OUT: evals.json, timing.json, log.txt, model.tar.part-*
+#     bash scripts/train_demo_gpu.sh           # writes to $OUT: evals.json, gaps.json, timing.json, log.txt, model.tar.part-*
 #   here first, the same commands at tiny sizes (a few minutes on a CPU core; checks the script before a lease):
 #     SMOKE=1 BASES=uniimage/presets/demo OUT=/tmp/g bash scripts/train_demo_gpu.sh
 #
@@ -119,6 +119,9 @@ for spec in "t2i train $EVAL_LIMIT" "t2i heldout $EVAL_LIMIT" "edit train $EVAL_
   result=$($UNI eval shapes --model build/demo-gpu --task "$task" --split "$split" --limit "$n" --json 2>/dev/null | tail -n 1)
   echo "  \"$task-$split\": ${result:-null}," >> "$OUT/evals.json"
 done
+# Which words the DiT reads: caption, colour, shape, binding and relation loss gaps (demo README, ninth session).
+"$PY" -m uniimage.cli.conditions build/demo-gpu build/demo-base/data-t2i/train.jsonl --limit 128 --attributes 128 \
+  --pairs 128 > "$OUT/gaps.json" 2> build/demo-runs/gaps.log || tail -n 5 build/demo-runs/gaps.log
 EVAL_S=$((SECONDS - T1))
 cat >> "$OUT/evals.json" <<EOF
   "batch": $BATCH, "steps": [$N1, $N2, $N3], "step_s": $STEP_S, "lr_scale": $LR_SCALE
