@@ -11,6 +11,9 @@ from uniimage.evaluation.condition_use import (
     attribute_swaps,
     pair_loss_gaps,
     pair_swaps,
+    linear_probe,
+    structure_probes,
+    structure_targets,
     condition_loss_gap,
     factor_shares,
     factor_shares_of,
@@ -139,3 +142,42 @@ def test_pair_gaps_vanish_when_the_condition_carries_nothing(tiny_pipeline):
     assert losses["relation_right"] == pytest.approx(losses["relation_swapped"], abs=1e-6)
     with pytest.raises(ValueError, match="n >= 1"):
         pair_loss_gaps(tiny_pipeline, 0)
+
+
+def test_linear_probe_reads_a_planted_label_and_not_noise():
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 4, (200,), generator=gen)
+    signal = torch.nn.functional.one_hot(labels, 8).float() + 0.1 * torch.randn(200, 8, generator=gen)
+    noise = torch.randn(200, 8, generator=gen)
+    split = [(signal[150:], labels[150:])]
+    assert linear_probe(signal[:150], labels[:150], split, 4) == [1.0]
+    (chance,) = linear_probe(noise[:150], labels[:150], [(noise[150:], labels[150:])], 4)
+    assert chance < 0.5
+
+
+def test_structure_targets_name_the_shapes_in_sentence_order():
+    from uniimage.shapes.prompts import t2i_items
+    from uniimage.shapes.vocab import RELATIONS, SHAPES
+
+    items = {it.metadata["tag"]: it for it in t2i_items(12, "train", 0, heldout_combinations())}
+    position = items["position"]
+    targets = structure_targets(position.metadata)
+    words = position.prompt.split()
+    first, second = SHAPES[targets["position.shape_first"]], SHAPES[targets["position.shape_second"]]
+    assert words.index(first) < len(words) - 1 - words[::-1].index(second)
+    assert RELATIONS[targets["position.relation"]].split()[0] in position.prompt or "top" in position.prompt or "underneath" in position.prompt
+    attr = structure_targets(items["color_attr"].metadata)
+    assert set(attr) == {"color_attr.shape_first", "color_attr.shape_second", "color_attr.colour_first", "color_attr.colour_second"}
+    assert structure_targets(items["single_object"].metadata) is None
+
+
+def test_structure_probes_report_every_target_on_both_splits(tiny_pipeline):
+    out = structure_probes(tiny_pipeline, 60)
+    assert set(out) == {"color_attr.shape_first", "color_attr.shape_second", "color_attr.colour_first",
+                        "color_attr.colour_second", "position.shape_first", "position.shape_second", "position.relation"}
+    for target in out.values():
+        assert set(target) == {"last_block", "token_mean"}
+        for unseen, heldout in target.values():
+            assert 0.0 <= heldout <= 1.0 and (unseen != unseen or 0.0 <= unseen <= 1.0)  # nan: no unseen prompt of a kind
+    with pytest.raises(ValueError, match="n >= 12"):
+        structure_probes(tiny_pipeline, 5)

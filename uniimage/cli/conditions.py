@@ -1,6 +1,6 @@
 """How much the model's conditions carry the prompt (uniimage/evaluation/condition_use.py), as JSON:
 
-    python -m uniimage.cli.conditions MODEL DATA.jsonl [--limit 128] [--attributes 128] [--pairs 128]
+    python -m uniimage.cli.conditions MODEL DATA.jsonl [--limit 128] [--attributes 128] [--pairs 128] [--probes 4000]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from ..evaluation.condition_use import (attribute_loss_gaps, condition_loss_gap, factor_shares, latent_factor_shares,
-                                        pair_loss_gaps, prompt_dependence, read_pairs)
+                                        pair_loss_gaps, prompt_dependence, read_pairs, structure_probes)
 
 
 def main(argv=None):
@@ -27,6 +27,8 @@ def main(argv=None):
                    "single-object ShapesEval scenes (0: skip)")
     p.add_argument("--pairs", type=int, default=0, help="also binding-swap and relation-mirror loss gaps on this many "
                    "two-object ShapesEval scenes (0: skip)")
+    p.add_argument("--probes", type=int, default=0, help="also linear probes of the condition for binding and relations, "
+                   "trained on this many training-split prompts (0: skip)")
     args = p.parse_args(argv)
     pipe = UniImagePipeline.from_pretrained(args.model, torch_dtype=torch.float32)
     images, captions = read_pairs(Path(args.data), args.limit)
@@ -37,6 +39,8 @@ def main(argv=None):
         out["attribute_loss"] = attribute_loss_gaps(pipe, args.attributes)
     if args.pairs:
         out["pair_loss"] = pair_loss_gaps(pipe, args.pairs)
+    if args.probes:
+        out["structure_probes"] = structure_probes(pipe, args.probes)
     print(json.dumps(out, indent=2))
     return 0
 

@@ -13,6 +13,9 @@ factor shares     : over the 24 captions "a {colour} {shape}", the shares of the
                     Also for the VAE latents of the 24 pairs drawn alone (what the DiT must produce).
 attribute gaps    : the loss of single-object training scenes with the right caption, with only the colour
                     word swapped, and with only the shape word swapped (never into a held-out pair).
+structure probes  : linear probes on the condition itself: from two-object prompts' conditions, which shape is
+                    named first and second, their colours, and the relation; tested on unseen training-split
+                    prompts and on held-out ones. High probes with zero pair gaps: the DiT does not read it.
 pair gaps         : the same for two-object training scenes: the two colours swapped between the shapes
                     (binding: "a red circle and a blue square" -> "a blue circle and a red square"), and the
                     relation mirrored ("a circle above a square" -> "a circle below a square").
@@ -35,7 +38,8 @@ from ..shapes.heldout import heldout_combinations
 from ..shapes.layout import place_objects, place_pair
 from ..shapes.render import render_scene
 from ..shapes.scene import Scene, ShapeObject
-from ..shapes.vocab import COLORS, MIRROR, SHAPES
+from ..shapes.prompts import t2i_items
+from ..shapes.vocab import COLORS, MIRROR, RELATIONS, SHAPES
 from ..training.loss import FlowMatchingLoss
 
 
@@ -175,6 +179,68 @@ def pair_loss_gaps(pipe, n: int = 128, seed: int = 0) -> dict:
         images = [render_scene(r[f"{kind}_scene"], size) for r in rows]
         sets = {f"{kind}_{k}": [r[f"{kind}_{k}"] for r in rows] for k in ("right", "swapped")}
         out.update(caption_losses(pipe, images, sets, seed))
+    return out
+
+
+def structure_targets(metadata: dict) -> dict | None:
+    """Class indices a probe should read from a colour-attribution or position prompt's condition, else None."""
+    include, colours = metadata["include"], list(COLORS)
+    if metadata["tag"] == "color_attr":
+        return {"color_attr.shape_first": SHAPES.index(include[0]["class"]), "color_attr.shape_second": SHAPES.index(include[1]["class"]),
+                "color_attr.colour_first": colours.index(include[0]["color"]), "color_attr.colour_second": colours.index(include[1]["color"])}
+    if metadata["tag"] == "position":  # GenEval order: include[1] is the object named first ("a X above a Y")
+        return {"position.shape_first": SHAPES.index(include[1]["class"]), "position.shape_second": SHAPES.index(include[0]["class"]),
+                "position.relation": RELATIONS.index(include[1]["position"][0])}
+    return None
+
+
+def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, tests: list[tuple[torch.Tensor, torch.Tensor]],
+                 classes: int, steps: int = 300) -> list[float]:
+    """Multinomial logistic regression (standardised features, a little L2) -> accuracy on each test set."""
+    mean, std = train_x.mean(0), train_x.std(0) + 1e-5
+    weight = torch.zeros(train_x.shape[1], classes, requires_grad=True)
+    bias = torch.zeros(classes, requires_grad=True)
+    opt = torch.optim.Adam([weight, bias], lr=1e-2)
+    x = (train_x - mean) / std
+    with torch.enable_grad():
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(x @ weight + bias, train_y) + 1e-3 * weight.pow(2).sum()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        return [float((((tx - mean) / std @ weight + bias).argmax(1) == ty).float().mean()) if len(ty) else float("nan")
+                for tx, ty in tests]
+
+
+@torch.no_grad()
+def structure_probes(pipe, n: int = 4000, seed: int = 11) -> dict:
+    """Per target: [accuracy on unseen training-split prompts, on held-out prompts] of a linear probe on the last
+    block's condition (tokens flattened) and on the token average of every block's (what an evenly spread
+    cross-attention reads). Probes train on the distinct prompts among n training-split items."""
+    if n < 12:
+        raise ValueError(f"structure_probes needs n >= 12 items (two of each category), got {n}")
+    heldout = heldout_combinations()
+    sets = {}
+    for name, split, count, set_seed in (("train", "train", n, seed), ("unseen", "train", n // 3, seed + 1),
+                                         ("heldout", "heldout", n // 3, seed + 2)):
+        prompts = {it.prompt: structure_targets(it.metadata) for it in t2i_items(count, split, set_seed, heldout)}
+        prompts = {p: t for p, t in prompts.items() if t is not None and (name == "train" or p not in sets["train"][0])}
+        captions = list(prompts)
+        condition = torch.cat([pipe.encode_prompt(captions[i:i + 64], [[] for _ in captions[i:i + 64]])[0].float()
+                               for i in range(0, len(captions), 64)], dim=1)  # [K, P, N, C]
+        sets[name] = (prompts, condition)
+    features = {"last_block": lambda c: c[-1].flatten(1), "token_mean": lambda c: c.mean(2).permute(1, 0, 2).flatten(1)}
+    out = {}
+    for target in sorted({t for targets in sets["train"][0].values() for t in targets}):
+        classes = len(COLORS) if ".colour" in target else len(RELATIONS) if target.endswith("relation") else len(SHAPES)
+        picked = {}
+        for name, (prompts, condition) in sets.items():
+            keep = [i for i, t in enumerate(prompts.values()) if target in t]
+            picked[name] = (condition[:, keep], torch.tensor([t[target] for t in prompts.values() if target in t], dtype=torch.long))
+        out[target] = {feature: [round(a, 3) for a in linear_probe(f(picked["train"][0]), picked["train"][1],
+                                                                   [(f(picked[s][0]), picked[s][1]) for s in ("unseen", "heldout")], classes)]
+                       for feature, f in features.items()}
     return out
 
 
