@@ -3,6 +3,7 @@
     python benchmarks/train_memory.py                                  # small preset, CPU, batch 2, float32
     python benchmarks/train_memory.py --variants published ours ours+latents --steps 3
     python benchmarks/train_memory.py --variants published ours+latents+ckpt+adamw8bit --steps 3
+    python benchmarks/train_memory.py --variants published ours+latents+ckpt ours+latents+ckpt+in_backward
 
 `published` emulates the reference training code inside this project: the whole vocabulary embedding
 is trainable (a dense gradient for every row, non-query rows' gradients masked to zero by a hook), it
@@ -12,7 +13,9 @@ Then ours with each memory factor alone and combined: cached latents (`latents`:
 run), activation checkpointing (`ckpt`: MLLM + DiT), bf16 (`bf16`: autocast, frozen MLLM and VAE stored
 in bf16; trainable weights and AdamW state stay float32), 8-bit AdamW (`adamw8bit`: torchao's AdamW8bit,
 both moments as 8-bit codes + a float32 scale per 256 values; its first step compiles the update per
-parameter shape, timed apart as `first_step_s`).
+parameter shape, timed apart as `first_step_s`), the optimizer stepped inside the backward pass
+(`in_backward`: `optim.in_backward`, each parameter updated and its gradient freed as soon as it is
+complete, so no full gradient buffer; it needs `max_grad_norm: 0`, so these rows do not clip).
 
 Each variant runs in its own process. Peak memory: the process's peak resident set (VmHWM, reset after the
 model is built, so it is the training steps' peak with the resident weights, not the build's transient),
@@ -37,6 +40,7 @@ from pathlib import Path
 # bf16 matrix units, so a run cut for time still has every float32 row).
 CKPT, BF16 = {"gradient_checkpointing": True}, {"precision": "bf16", "frozen_dtype": "bfloat16"}
 ADAMW8BIT = {"optim": {"name": "adamw8bit"}}
+IN_BACKWARD = {"optim": {"in_backward": True, "max_grad_norm": 0}}  # it refuses global-norm clipping
 VARIANTS = {
     "published": {},
     "ours": {},
@@ -48,6 +52,8 @@ VARIANTS = {
     "ours+latents+ckpt+bf16": {**CKPT, **BF16},
     "ours+adamw8bit": ADAMW8BIT,
     "ours+latents+ckpt+adamw8bit": {**CKPT, **ADAMW8BIT},
+    "ours+in_backward": IN_BACKWARD,
+    "ours+latents+ckpt+in_backward": {**CKPT, **IN_BACKWARD},
 }
 
 

@@ -132,12 +132,19 @@ class OptimConfig:
     weight_decay: float = 0.05
     warmup_steps: int = 5000
     min_lr: float = 1e-5  # cosine ends here at max_steps
-    max_grad_norm: float = 0.5
+    max_grad_norm: Optional[float] = 0.5  # global-norm clipping; 0 or null: off (the norm is still logged)
     # Peak LR per model part (mllm, queries, connector, dit), overriding `lr` for that part; the warmup and
     # cosine scale every part alike (each ends at its own peak x min_lr / lr). Published: one LR for all.
     part_lr: dict[str, float] = field(default_factory=dict)
+    # Step each parameter inside the backward pass, as soon as its gradient is complete, and free that
+    # gradient there (training/in_backward.py): no full gradient buffer (4 bytes per trainable value) ever
+    # lives. It needs every gradient alone, so: no global-norm clipping, no gradient accumulation, no fp16
+    # loss scaling, one process. Off in the published recipe.
+    in_backward: bool = False
 
     def validate(self):
+        if self.max_grad_norm is not None and self.max_grad_norm < 0:
+            raise ConfigError(f"optim.max_grad_norm must be >= 0 (0 or null: no clipping), got {self.max_grad_norm}")
         if self.name not in OPTIMIZERS:
             raise ConfigError(f"optim.name must be one of {', '.join(OPTIMIZERS)}, got {self.name!r}")
         unknown = set(self.part_lr) - set(MODEL_PARTS)
@@ -262,9 +269,24 @@ class TrainConfig:
             self.rehearsal.validate()
         if self.ema is not None:
             self.ema.validate()
+        if self.optim.in_backward:
+            self._check_in_backward()
         self.output_dir = str(Path(self.output_dir).expanduser().resolve())
         if self.model.pretrained and Path(self.model.pretrained).expanduser().exists():
             self.model.pretrained = str(pin_run_checkpoint(Path(self.model.pretrained).expanduser().resolve()))
+
+    def _check_in_backward(self):
+        """What stepping inside the backward pass cannot do (the process count is checked by the trainer)."""
+        if self.grad_accum > 1:
+            raise ConfigError(f"optim.in_backward steps on each micro-step's gradient, so it cannot accumulate: "
+                              f"grad_accum is {self.grad_accum}; set grad_accum: 1 (or in_backward: false)")
+        if self.optim.max_grad_norm:
+            raise ConfigError(f"optim.in_backward cannot clip by the global norm (optim.max_grad_norm: "
+                              f"{self.optim.max_grad_norm}): that norm needs every gradient at once, and in_backward "
+                              "steps and frees each one as it arrives; set optim.max_grad_norm: 0 (or in_backward: false)")
+        if self.precision == "fp16":
+            raise ConfigError("optim.in_backward does not work with precision: fp16 (its loss scaler checks every "
+                              "gradient for inf before any step); use bf16 or no")
 
     # ---- I/O ----
     def to_dict(self) -> dict:

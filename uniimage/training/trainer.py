@@ -4,6 +4,7 @@
     batch   -> MLLM prompt rows (captions, source images)  -> condition (ladder)   [grad: queries, connector]
     target  -> VAE (frozen) -> x0; noise, t -> x_t          -> DiT velocity          [grad: DiT]
     loss    =  flow matching (loss.py); AdamW, warmup + cosine, clipping
+               (or, with optim.in_backward, AdamW per parameter inside the backward: in_backward.py)
 
 Noise and timesteps of a micro-step are drawn for the whole global batch from a generator seeded by
 (seed, step, micro-step); each rank takes its own rows. With the data split by rank (rank r holds
@@ -13,7 +14,9 @@ and a resumed run draws what the straight run drew.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 from pathlib import Path
 
 import torch
@@ -29,6 +32,7 @@ from .config import TrainConfig, config_differences, fingerprint, load_config
 from .data import build_batches, build_stream, use_latent_caches
 from .ema import TrainableEMA
 from .freeze import apply_freeze
+from .in_backward import StepInBackward, check_single_process
 from .loss import FlowMatchingLoss
 from .model_source import load_model
 from .monitor import Monitor
@@ -97,6 +101,8 @@ class Trainer:
         self.acc = acc = accelerator or make_accelerator(config)
         self.out = Path(config.output_dir)
         self.rank, self.world = acc.process_index, acc.num_processes
+        if config.optim.in_backward:  # before the model is built: a refused run fails at once
+            check_single_process(self.world, acc.distributed_type, acc.mixed_precision)
         self.resume_from = self._resume_folder()
         set_seed(config.seed)
         self._build_model()  # builds self.loss_fn too (its noise schedule comes with the model)
@@ -236,6 +242,12 @@ class Trainer:
             self.lm_losses.append(rehearsal.detach())
         return loss.detach()
 
+    def in_backward_hooks(self):
+        """optim.in_backward: the per-parameter step hooks, on for one micro-step (so none outlives train())."""
+        if not self.config.optim.in_backward:
+            return contextlib.nullcontext()
+        return StepInBackward(getattr(self.optimizer, "optimizer", self.optimizer), self.params)  # accelerate's wrapper off
+
     @torch.no_grad()
     def fixed_loss(self, batch: dict, seed: int = 0) -> float:
         """Loss of `batch` with noise and timesteps from `seed`: comparable across steps (validation)."""
@@ -254,10 +266,13 @@ class Trainer:
             while self.step < stop:
                 step_losses, grad_norm = [], None
                 for micro in range(c.grad_accum):
-                    with acc.accumulate(self.module):
+                    with acc.accumulate(self.module), self.in_backward_hooks():
                         step_losses.append(self.micro_step(next(self.batches), micro))
+                        if c.optim.in_backward:
+                            continue  # the hooks stepped every parameter during backward; no norm (logged nan)
                         if acc.sync_gradients:
-                            grad_norm = acc.clip_grad_norm_(self.params, c.optim.max_grad_norm)
+                            # max_grad_norm 0 / null: measured, not clipped (an infinite bound scales by exactly 1)
+                            grad_norm = acc.clip_grad_norm_(self.params, c.optim.max_grad_norm or math.inf)
                         self.optimizer.step()
                         self.optimizer.zero_grad(set_to_none=True)
                 self.scheduler.step()
