@@ -4,6 +4,7 @@ clear refusal for each setting it cannot honour."""
 
 import importlib.util
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -42,6 +43,30 @@ def test_same_weights_as_the_ordinary_loop(tmp_path, shapes_jsonl, name):
         if name == "adamw":
             torch.testing.assert_close(inside.optimizer.state[q]["exp_avg_sq"], loop.optimizer.state[p]["exp_avg_sq"],
                                        rtol=1e-5, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def vqa_jsonl(tmp_path_factory):
+    from uniimage.shapes.dataset import write_dataset
+
+    out = tmp_path_factory.mktemp("vqa")
+    write_dataset(out, 0, 0, 12, image_size=32, formats=("jsonl",))
+    return out / "train_vqa.jsonl"
+
+
+def test_composes_with_ema_and_rehearsal(tmp_path, shapes_jsonl, vqa_jsonl):
+    # Rehearsal's LM loss is in the same backward (it reaches the trained MLLM layer); EMA follows the
+    # weights after each step's backward: both as with the ordinary loop.
+    fields = {"max_steps": 3, "freeze.mllm_last_layers": 1, "ema.decay": 0.9, "rehearsal.path": str(vqa_jsonl),
+              "rehearsal.batch_size": 2, "rehearsal.weight": 0.5}
+    loop = Trainer(tiny_config(tmp_path / "loop", shapes_jsonl, **NO_CLIP, **fields))
+    a = loop.train()
+    inside = Trainer(tiny_config(tmp_path / "inside", shapes_jsonl, **IN_BACKWARD, **fields))
+    b = inside.train()
+    assert b["lm_loss"] == pytest.approx(a["lm_loss"], rel=1e-5)
+    assert_same_trainable(trainable(loop), trainable(inside), atol=1e-6)
+    assert_same_trainable(loop.ema.weights(), inside.ema.weights(), atol=1e-6)
+    assert inside.ema.updates == 3
 
 
 def test_exact_resume(tmp_path, shapes_jsonl):
@@ -130,6 +155,7 @@ def test_max_grad_norm_zero_trains_unclipped(tmp_path, shapes_jsonl):
     (2, DistributedType.MULTI_CPU, "no", "this run has 2 process\\(es\\), distributed type MULTI_CPU"),
     (8, DistributedType.MULTI_GPU, "bf16", "this run has 8 process\\(es\\), distributed type MULTI_GPU"),
     (1, DistributedType.FSDP, "no", "1 process\\(es\\), distributed type FSDP"),
+    (1, DistributedType.MULTI_CPU, "no", "no DDP, FSDP or DeepSpeed.*1 process\\(es\\), distributed type MULTI_CPU"),
     (2, DistributedType.DEEPSPEED, "bf16", "distributed type DEEPSPEED"),
     (1, DistributedType.NO, "fp16", "fp16 mixed precision"),
 ])
@@ -137,3 +163,10 @@ def test_refusals_at_build_time(world, kind, precision, message):
     with pytest.raises(ConfigError, match=message):
         check_single_process(world, kind, precision)
     check_single_process(1, DistributedType.NO, "bf16")  # one plain process: accepted
+
+
+def test_trainer_refuses_several_processes_before_building(tmp_path, shapes_jsonl):
+    # The accelerator of a 2-process gloo run, as the trainer reads it (a real 2-process start takes a minute).
+    acc = SimpleNamespace(process_index=0, num_processes=2, distributed_type=DistributedType.MULTI_CPU, mixed_precision="no")
+    with pytest.raises(ConfigError, match="this run has 2 process\\(es\\), distributed type MULTI_CPU"):
+        Trainer(tiny_config(tmp_path, shapes_jsonl, **IN_BACKWARD), accelerator=acc)
