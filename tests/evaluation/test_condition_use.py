@@ -27,6 +27,17 @@ from uniimage.shapes.dataset import write_dataset
 CAPTIONS = ["a red circle", "two blue squares", "a star left of a triangle", "three green stars"]
 
 
+@pytest.fixture(scope="module")
+def blind(tiny_pipeline):
+    """The tiny pipeline with its connector zeroed: it ignores the MLLM, so every caption gives the same condition."""
+    pipe = copy.copy(tiny_pipeline)
+    pipe.model = copy.deepcopy(tiny_pipeline.model)
+    pipe.condition_cache = copy.deepcopy(tiny_pipeline.condition_cache)
+    with torch.no_grad():
+        pipe.model.connector[0].weight.zero_()
+    return pipe
+
+
 def images(n, size=32):
     return [Image.new("RGB", (size, size), (40 * i, 200 - 40 * i, 90)) for i in range(n)]
 
@@ -36,14 +47,9 @@ def test_prompt_dependence_is_zero_for_one_prompt_and_positive_for_many(tiny_pip
     assert prompt_dependence(tiny_pipeline, CAPTIONS) > 1e-4
 
 
-def test_loss_gap_sees_a_condition_that_carries_nothing(tiny_pipeline):
+def test_loss_gap_sees_a_condition_that_carries_nothing(tiny_pipeline, blind):
     gap = condition_loss_gap(tiny_pipeline, images(4), CAPTIONS)
     assert set(gap) == {"right", "shuffled", "empty"} and gap["right"] != gap["shuffled"]
-    blind = copy.copy(tiny_pipeline)
-    blind.model = copy.deepcopy(tiny_pipeline.model)
-    blind.condition_cache = copy.deepcopy(tiny_pipeline.condition_cache)
-    with torch.no_grad():  # the connector now ignores the MLLM: every caption gives the same condition
-        blind.model.connector[0].weight.zero_()
     gap = condition_loss_gap(blind, images(4), CAPTIONS)
     assert gap["right"] == pytest.approx(gap["shuffled"], abs=1e-6) == pytest.approx(gap["empty"], abs=1e-6)
 
@@ -92,15 +98,10 @@ def test_attribute_swaps_change_one_word_and_never_make_a_heldout_pair():
             assert not heldout.has_color_shape(b[1], b[2])
 
 
-def test_attribute_gaps_vanish_when_the_condition_carries_nothing(tiny_pipeline):
+def test_attribute_gaps_vanish_when_the_condition_carries_nothing(tiny_pipeline, blind):
     losses = attribute_loss_gaps(tiny_pipeline, 4)
     assert set(losses) == {"right", "colour_swapped", "shape_swapped"}
     assert losses["right"] != losses["colour_swapped"]
-    blind = copy.copy(tiny_pipeline)
-    blind.model = copy.deepcopy(tiny_pipeline.model)
-    blind.condition_cache = copy.deepcopy(tiny_pipeline.condition_cache)
-    with torch.no_grad():
-        blind.model.connector[0].weight.zero_()
     losses = attribute_loss_gaps(blind, 4)
     assert losses["right"] == pytest.approx(losses["colour_swapped"], abs=1e-6) == pytest.approx(losses["shape_swapped"], abs=1e-6)
     with pytest.raises(ValueError, match="n >= 1"):
@@ -128,15 +129,10 @@ def test_pair_swaps_swap_the_binding_or_mirror_the_relation_and_stay_in_the_trai
         assert not heldout.has_position(a.shape, MIRROR[relation], b.shape)
 
 
-def test_pair_gaps_vanish_when_the_condition_carries_nothing(tiny_pipeline):
+def test_pair_gaps_vanish_when_the_condition_carries_nothing(tiny_pipeline, blind):
     losses = pair_loss_gaps(tiny_pipeline, 3)
     assert set(losses) == {"binding_right", "binding_swapped", "relation_right", "relation_swapped"}
     assert losses["binding_right"] != losses["binding_swapped"] and losses["relation_right"] != losses["relation_swapped"]
-    blind = copy.copy(tiny_pipeline)
-    blind.model = copy.deepcopy(tiny_pipeline.model)
-    blind.condition_cache = copy.deepcopy(tiny_pipeline.condition_cache)
-    with torch.no_grad():
-        blind.model.connector[0].weight.zero_()
     losses = pair_loss_gaps(blind, 3)
     assert losses["binding_right"] == pytest.approx(losses["binding_swapped"], abs=1e-6)
     assert losses["relation_right"] == pytest.approx(losses["relation_swapped"], abs=1e-6)

@@ -213,6 +213,15 @@ def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, tests: list[tuple
                 for tx, ty in tests]
 
 
+PROBE_CLASSES = {"shape": len(SHAPES), "colour": len(COLORS), "relation": len(RELATIONS)}  # by a target's kind
+
+
+def _conditions(pipe, captions: list[str], chunk: int = 64) -> torch.Tensor:
+    """[K, P, N, C] conditions of text-only captions, encoded `chunk` at a time."""
+    return torch.cat([pipe.encode_prompt(captions[i:i + chunk], [[] for _ in captions[i:i + chunk]])[0].float()
+                      for i in range(0, len(captions), chunk)], dim=1)
+
+
 @torch.no_grad()
 def structure_probes(pipe, n: int = 4000, seed: int = 11) -> dict:
     """Per target: [accuracy on unseen training-split prompts, on held-out prompts] of a linear probe on the last
@@ -221,26 +230,27 @@ def structure_probes(pipe, n: int = 4000, seed: int = 11) -> dict:
     if n < 12:
         raise ValueError(f"structure_probes needs n >= 12 items (two of each category), got {n}")
     heldout = heldout_combinations()
-    sets = {}
+    sets, seen = {}, set()  # seen: the probes' training prompts, kept out of the test sets
     for name, split, count, set_seed in (("train", "train", n, seed), ("unseen", "train", n // 3, seed + 1),
                                          ("heldout", "heldout", n // 3, seed + 2)):
         prompts = {it.prompt: structure_targets(it.metadata) for it in t2i_items(count, split, set_seed, heldout)}
-        prompts = {p: t for p, t in prompts.items() if t is not None and (name == "train" or p not in sets["train"][0])}
-        captions = list(prompts)
-        condition = torch.cat([pipe.encode_prompt(captions[i:i + 64], [[] for _ in captions[i:i + 64]])[0].float()
-                               for i in range(0, len(captions), 64)], dim=1)  # [K, P, N, C]
-        sets[name] = (prompts, condition)
+        prompts = {p: t for p, t in prompts.items() if t is not None and p not in seen}
+        if name == "train":
+            seen = set(prompts)
+        sets[name] = (list(prompts.values()), _conditions(pipe, list(prompts)))
     features = {"last_block": lambda c: c[-1].flatten(1), "token_mean": lambda c: c.mean(2).permute(1, 0, 2).flatten(1)}
+
+    def rows(name: str, target: str, feature) -> tuple[torch.Tensor, torch.Tensor]:
+        targets, condition = sets[name]
+        keep = [i for i, t in enumerate(targets) if target in t]
+        return feature(condition[:, keep]), torch.tensor([targets[i][target] for i in keep], dtype=torch.long)
+
     out = {}
-    for target in sorted({t for targets in sets["train"][0].values() for t in targets}):
-        classes = len(COLORS) if ".colour" in target else len(RELATIONS) if target.endswith("relation") else len(SHAPES)
-        picked = {}
-        for name, (prompts, condition) in sets.items():
-            keep = [i for i, t in enumerate(prompts.values()) if target in t]
-            picked[name] = (condition[:, keep], torch.tensor([t[target] for t in prompts.values() if target in t], dtype=torch.long))
-        out[target] = {feature: [round(a, 3) for a in linear_probe(f(picked["train"][0]), picked["train"][1],
-                                                                   [(f(picked[s][0]), picked[s][1]) for s in ("unseen", "heldout")], classes)]
-                       for feature, f in features.items()}
+    for target in sorted({t for targets in sets["train"][0] for t in targets}):
+        classes = PROBE_CLASSES[target.split(".")[1].split("_")[0]]
+        out[target] = {name: [round(a, 3) for a in linear_probe(*rows("train", target, f),
+                                                                [rows(s, target, f) for s in ("unseen", "heldout")], classes)]
+                       for name, f in features.items()}
     return out
 
 
