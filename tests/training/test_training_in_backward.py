@@ -45,15 +45,6 @@ def test_same_weights_as_the_ordinary_loop(tmp_path, shapes_jsonl, name):
                                        rtol=1e-5, atol=1e-12)
 
 
-@pytest.fixture(scope="module")
-def vqa_jsonl(tmp_path_factory):
-    from uniimage.shapes.dataset import write_dataset
-
-    out = tmp_path_factory.mktemp("vqa")
-    write_dataset(out, 0, 0, 12, image_size=32, formats=("jsonl",))
-    return out / "train_vqa.jsonl"
-
-
 def test_composes_with_ema_and_rehearsal(tmp_path, shapes_jsonl, vqa_jsonl):
     # Rehearsal's LM loss is in the same backward (it reaches the trained MLLM layer); EMA follows the
     # weights after each step's backward: both as with the ordinary loop.

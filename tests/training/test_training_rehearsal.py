@@ -15,15 +15,6 @@ from uniimage.training.rehearsal import IGNORE, RehearsalData, lm_inputs, lm_los
 
 
 @pytest.fixture(scope="module")
-def vqa_jsonl(tmp_path_factory):
-    from uniimage.shapes.dataset import write_dataset
-
-    out = tmp_path_factory.mktemp("vqa")
-    write_dataset(out, 0, 0, 12, image_size=32, formats=("jsonl",))
-    return out / "train_vqa.jsonl"
-
-
-@pytest.fixture(scope="module")
 def tiny():
     model, processor, _ = load_model(ModelSource(preset="tiny"))
     return model, processor
