@@ -16,15 +16,6 @@ from uniimage.demo.vae_data import load_images
 from uniimage.demo.vlm_data import read_examples
 
 
-@pytest.fixture(scope="module")
-def bases(demo_data, tmp_path_factory):
-    out = tmp_path_factory.mktemp("bases")
-    vlm = vlm_trainer.train_vlm(demo_data, out / "qwen", TEST, steps=2, batch=4, eval_n=0, tokenizer_texts=30)
-    vae = vae_trainer.train_vae(demo_data, out / "sana" / "vae", TEST, steps=2, batch_size=4, eval_n=0)
-    write_sana(out / "sana", TEST, out / "sana" / "vae")
-    return out, vlm, vae
-
-
 def test_vlm_folder_loads(bases):
     out, report, _ = bases
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(out / "qwen")

@@ -1,0 +1,120 @@
+"""Stage 0b (query slots): the targets read from ShapesEval metadata, the heads' loss, and a few steps on
+the test-size bases that save a loadable model whose query rows and MLLM layers moved and nothing else."""
+
+import json
+
+import pytest
+import torch
+
+from uniimage.demo.slots import NONE, ROLES, SlotHeads, batch_targets, slot_targets, train_slots
+from uniimage.errors import ConfigError
+from uniimage.shapes.vocab import COLORS, RELATIONS, SHAPES
+
+
+def test_targets_follow_the_caption_order():
+    # GenEval position metadata lists the anchor first: "a triangle below a square" has include [square, triangle]
+    position = {"tag": "position", "include": [{"class": "square", "count": 1},
+                                               {"class": "triangle", "count": 1, "position": ["below", 0]}]}
+    t = slot_targets(position)
+    assert t["shape"] == [SHAPES.index("triangle"), SHAPES.index("square"), NONE["shape"]]
+    assert t["relation"] == [NONE["relation"], NONE["relation"], RELATIONS.index("below")]
+    assert t["colour"] == [NONE["colour"]] * ROLES
+
+    attr = {"tag": "color_attr", "include": [{"class": "circle", "color": "blue", "count": 1},
+                                             {"class": "star", "color": "green", "count": 1}]}
+    t = slot_targets(attr)
+    assert t["colour"][:2] == [list(COLORS).index("blue"), list(COLORS).index("green")]
+    assert t["shape"][:2] == [SHAPES.index("circle"), SHAPES.index("star")]
+
+    counting = slot_targets({"tag": "counting", "include": [{"class": "triangle", "count": 3}]})
+    assert counting["count"] == [3, 0, 0] and counting["shape"][1] == NONE["shape"]
+
+
+def test_heads_learn_planted_slots_and_score_only_real_targets():
+    torch.manual_seed(0)
+    metas = [{"tag": "color_attr", "include": [{"class": a, "color": c, "count": 1}, {"class": b, "color": d, "count": 1}]}
+             for a, b, c, d in [("circle", "star", "red", "blue"), ("square", "triangle", "green", "purple")] * 8]
+    targets = batch_targets([{"meta": m} for m in metas])
+    # states whose token q carries its role's shape and colour as one-hot channels: linearly readable
+    K, N, H = 2, 6, 32
+    states = torch.randn(K, len(metas), N, H) * 0.01
+    role = torch.arange(N) % ROLES
+    for b in range(len(metas)):
+        for q in range(N):
+            states[:, b, q, targets["shape"][b, role[q]]] += 3.0
+            states[:, b, q, 8 + targets["colour"][b, role[q]]] += 3.0
+    heads = SlotHeads(H)
+    first = heads.loss(states, targets).item()
+    opt = torch.optim.Adam(heads.parameters(), lr=0.05)
+    for _ in range(150):
+        opt.zero_grad()
+        heads.loss(states, targets).backward()
+        opt.step()
+    assert heads.loss(states, targets).item() < first / 5
+    acc = heads.accuracy(states, targets)
+    assert acc["shape"] == 1.0 and acc["colour"] == 1.0
+    assert acc["relation"] != acc["relation"]  # nan: no prompt here names a relation
+
+
+def _config(bases_dir, tmp_path):
+    path = tmp_path / "stage1.yaml"
+    path.write_text(f"""output_dir: {tmp_path / 'run'}
+model:
+  mllm: {bases_dir / 'qwen'}
+  diffusion: {bases_dir / 'sana'}
+  seed: 0
+  query_init: noise
+  query_init_scale: 0.1
+  overrides: {{system_prompt: "Draw it.", num_metaqueries: 6, image_pixels: 3136}}
+data:
+  datasets: [{{path: unused.jsonl, type: jsonl}}]
+max_steps: 1
+batch_size: 2
+""")
+    return path
+
+
+def test_a_few_steps_save_a_model_whose_queries_and_layers_moved(bases, demo_data, tmp_path):
+    from uniimage.training.config import load_config
+    from uniimage.training.model_source import load_model
+
+    bases_dir = bases[0]
+    config = _config(bases_dir, tmp_path)
+    report = train_slots(config, demo_data / "train.jsonl", demo_data / "train_vqa.jsonl", tmp_path / "slots",
+                         steps=6, batch=4, lr=1e-2, rehearsal_batch=2, log_every=3)
+    assert [e["step"] for e in report["log"]] == [3, 6]
+    assert report["log"][-1]["lm_loss"] > 0  # rehearsal ran in the same steps
+    assert json.loads((tmp_path / "slots" / "slots_report.json").read_text())["steps"] == 6
+
+    fresh, _, _ = load_model(load_config(config).model)
+    trained, _, _ = load_model(load_config(config).model.__class__(pretrained=str(tmp_path / "slots")))
+    assert trained.queries.shape == fresh.queries.shape
+    assert not torch.equal(trained.queries, fresh.queries)
+    moved = [not torch.equal(a, b) for a, b in zip(trained.text_model.layers.parameters(), fresh.text_model.layers.parameters())]
+    assert any(moved)
+    # what the stage leaves alone: the vocabulary (tied head), the vision tower, the DiT, the connector
+    assert torch.equal(trained.query_embedding.weight, fresh.query_embedding.weight)
+    for name in ("transformer", "connector"):
+        for a, b in zip(getattr(trained, name).parameters(), getattr(fresh, name).parameters()):
+            assert torch.equal(a, b), name
+    for a, b in zip(trained.mllm.model.visual.parameters(), fresh.mllm.model.visual.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_bad_input_is_named_and_nothing_is_overwritten(bases, demo_data, tmp_path):
+    config = _config(bases[0], tmp_path)
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "keep.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not empty"):
+        train_slots(config, demo_data / "train.jsonl", None, taken, steps=1, batch=2)
+    assert (taken / "keep.txt").read_text() == "mine"
+
+    no_meta = tmp_path / "plain.jsonl"
+    no_meta.write_text(json.dumps({"caption": "a red circle", "image": "x.png"}) + "\n")
+    with pytest.raises(ConfigError, match="no ShapesEval metadata"):
+        train_slots(config, no_meta, None, tmp_path / "a", steps=1, batch=1)
+    with pytest.raises(ConfigError, match="fewer than the batch"):
+        train_slots(config, demo_data / "train.jsonl", None, tmp_path / "b", steps=1, batch=10_000)
+    with pytest.raises(ConfigError, match="does not exist"):
+        train_slots(config, tmp_path / "missing.jsonl", None, tmp_path / "c", steps=1, batch=1)

@@ -1,0 +1,161 @@
+"""Demo stage 0b: query slots. Teaches the tiny MLLM's query tokens to hold the caption one object per token.
+
+Why: the DiT reads which words a caption has but not which colour goes with which shape, nor the relation,
+although both are linearly decodable from the condition (demo README, "What the DiT reads"). The 16 query
+states of one prompt are near copies of one pooled summary, and a cross-attention cannot pick "the colour of
+the circle" out of a summary. An oracle condition with one token per object (shape + colour + count) is
+read for binding where a per-word one is not (same README). A strong pretrained LLM hands over contextual
+per-word states; ours does not, so this stage supervises it towards them: query q names object q % 3 (0, 1)
+or the relation (2), read by linear heads at every ladder depth, with language-model rehearsal in the same
+steps so understanding is kept. The result is a full model folder that stage 1 starts from (`model.pretrained`).
+
+    python -m uniimage.cli.demo_slots --config uniimage/configs/demo/t2i_pretrain.yaml \
+        --data build/demo-base/data-t2i/train.jsonl --vqa build/demo-base/data/train_vqa.jsonl --out build/demo-slots
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..shapes.vocab import COLORS, RELATIONS, SHAPES
+
+logger = logging.getLogger("uniimage.demo")
+
+# Classes per attribute, and the class that means "none" (no such object, no colour named, no relation):
+# the last one, except for count, where a missing object counts 0.
+CLASSES = {"shape": len(SHAPES) + 1, "colour": len(COLORS) + 1, "count": 11, "relation": len(RELATIONS) + 1}
+NONE = {"shape": len(SHAPES), "colour": len(COLORS), "count": 0, "relation": len(RELATIONS)}
+ROLES = 3  # query q holds object 0, object 1 or the relation, by q % 3
+
+
+def caption_objects(meta: dict) -> list[dict]:
+    """The caption's objects in the order it names them (GenEval position prompts list the anchor first)."""
+    include = list(meta["include"])
+    return include[::-1] if meta["tag"] == "position" else include
+
+
+def slot_targets(meta: dict) -> dict[str, list[int]]:
+    """Per role (object 0, object 1, relation): class index of each attribute it must hold."""
+    objects = caption_objects(meta)[:2]
+    rows = {k: [NONE[k]] * ROLES for k in CLASSES}
+    for i, obj in enumerate(objects):
+        rows["shape"][i] = SHAPES.index(obj["class"])
+        rows["colour"][i] = list(COLORS).index(obj["color"]) if "color" in obj else len(COLORS)
+        rows["count"][i] = int(obj.get("count", 1))
+    if len(objects) == 2 and "position" in objects[0]:
+        rows["relation"][2] = RELATIONS.index(objects[0]["position"][0])
+    return rows
+
+
+class SlotHeads(nn.Module):
+    """Linear read-outs of the query states (normed per depth), shared across depths and roles."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(hidden, elementwise_affine=False)
+        self.heads = nn.ModuleDict({k: nn.Linear(hidden, n) for k, n in CLASSES.items()})
+
+    def loss(self, states: torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tensor:
+        """states [K, B, N, H]; targets[k] [B, ROLES]. Mean cross-entropy over depths, tokens, attributes."""
+        x = self.norm(states.float())
+        role = torch.arange(x.shape[2], device=x.device) % ROLES
+        losses = []
+        for kind, head in self.heads.items():
+            logits = head(x)  # [K, B, N, C]
+            want = targets[kind][:, role].unsqueeze(0).expand(x.shape[0], -1, -1)
+            losses.append(nn.functional.cross_entropy(logits.flatten(0, 2), want.flatten()))
+        return torch.stack(losses).mean()
+
+    @torch.no_grad()
+    def accuracy(self, states: torch.Tensor, targets: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Share right per attribute at the deepest ladder depth, over the tokens whose role has the attribute."""
+        x = self.norm(states[-1].float())
+        role = torch.arange(x.shape[1], device=x.device) % ROLES
+        out = {}
+        for kind, head in self.heads.items():
+            want = targets[kind][:, role]
+            real = want != NONE[kind]
+            out[kind] = float((head(x).argmax(-1) == want)[real].float().mean()) if real.any() else float("nan")
+        return out
+
+
+def read_rows(path: Path, batch: int) -> list[dict]:
+    """The t2i rows of a ShapesEval JSONL; each needs its scene metadata (`meta.include`, `meta.tag`)."""
+    if not path.is_file():
+        raise ConfigError(f"slots: {path} does not exist (a ShapesEval t2i JSONL, e.g. data-t2i/train.jsonl)")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [r for r in rows if r.get("meta", {}).get("task", "t2i") == "t2i"]
+    bad = [i for i, r in enumerate(rows) if not {"include", "tag"} <= set(r.get("meta", {}))]
+    if bad:
+        raise ConfigError(f"slots: {path} row {bad[0]} has no ShapesEval metadata (meta.include and meta.tag); "
+                          "the slot targets are read from it")
+    if len(rows) < batch:
+        raise ConfigError(f"slots: {path} has {len(rows)} t2i rows, fewer than the batch of {batch}")
+    return rows
+
+
+def batch_targets(rows: list[dict]) -> dict[str, torch.Tensor]:
+    per = [slot_targets(r["meta"]) for r in rows]
+    return {k: torch.tensor([p[k] for p in per]) for k in CLASSES}
+
+
+def lr_factor(step: int, steps: int, warmup: int = 50) -> float:
+    """Linear warm-up, then cosine down to a tenth."""
+    return min(1.0, step / warmup) * (0.1 + 0.45 * (1 + math.cos(math.pi * step / steps)))
+
+
+def train_slots(config_path: str | Path, data: Path, vqa: Path | None, out: Path, steps: int = 400, batch: int = 64,
+                lr: float = 1e-3, rehearsal_batch: int = 8, seed: int = 0, log_every: int = 50) -> dict:
+    """Stage 0b from the model a stage-1 config builds; saves the whole model (random DiT included) to `out`."""
+    from ..checkpoint.pretrained import save_pretrained
+    from ..training.config import load_config
+    from ..training.model_source import load_model
+    from ..training.rehearsal import RehearsalData, lm_loss, next_lm_inputs
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"slots: {out} exists and is not empty; choose a new folder (nothing is overwritten)")
+    rows = read_rows(Path(data), batch)
+    rehearsal = RehearsalData(vqa, rehearsal_batch, seed) if vqa and rehearsal_batch else None
+    torch.manual_seed(seed)
+    model, processor, components = load_model(load_config(config_path).model, torch.float32)
+    model.requires_grad_(False)
+    model.text_model.layers.requires_grad_(True)  # the vision tower, vocabulary and head stay as stage 0 made them
+    model.queries.requires_grad_(True)
+    heads = SlotHeads(model.queries.shape[1])
+    params = [p for p in model.parameters() if p.requires_grad] + list(heads.parameters())
+    optim = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optim, lambda i: lr_factor(i + 1, steps))
+    rng, log = random.Random(seed), []
+    model.train()
+    for step in range(1, steps + 1):
+        picked = rng.sample(rows, batch)
+        inputs = processor.generation_inputs([r["caption"] for r in picked], [[] for _ in picked])
+        states, _ = model.ladder_states(inputs.input_ids, inputs.attention_mask)
+        targets = batch_targets(picked)
+        slot = heads.loss(states, targets)
+        lm = lm_loss(model.mllm, next_lm_inputs(rehearsal, processor)) if rehearsal else torch.zeros(())
+        optim.zero_grad(set_to_none=True)
+        (slot + lm).backward()
+        optim.step()
+        schedule.step()
+        if step % log_every == 0 or step == steps:
+            log.append({"step": step, "slot_loss": round(slot.item(), 4), "lm_loss": round(lm.item(), 4),
+                        "accuracy": {k: round(v, 3) for k, v in heads.accuracy(states.detach(), targets).items()}})
+            logger.info(json.dumps(log[-1]))
+    model.eval().requires_grad_(False)
+    save_pretrained(model, components, out)
+    report = {"steps": steps, "batch": batch, "lr": lr, "rehearsal_batch": rehearsal_batch if rehearsal else 0,
+              "seed": seed, "log": log}
+    (out / "slots_report.json").write_text(json.dumps(report, indent=1))
+    return report
+
+
