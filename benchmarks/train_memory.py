@@ -4,6 +4,7 @@
     python benchmarks/train_memory.py --variants published ours ours+latents --steps 3
     python benchmarks/train_memory.py --variants published ours+latents+ckpt+adamw8bit --steps 3
     python benchmarks/train_memory.py --variants published ours+latents+ckpt ours+latents+ckpt+in_backward
+    python benchmarks/train_memory.py --variants published ours+latents+ckpt+in_backward ours+latents+ckpt+in_backward+bf16store
 
 `published` emulates the reference training code inside this project: the whole vocabulary embedding
 is trainable (a dense gradient for every row, non-query rows' gradients masked to zero by a hook), it
@@ -15,7 +16,9 @@ in bf16; trainable weights and AdamW state stay float32), 8-bit AdamW (`adamw8bi
 both moments as 8-bit codes + a float32 scale per 256 values; its first step compiles the update per
 parameter shape, timed apart as `first_step_s`), the optimizer stepped inside the backward pass
 (`in_backward`: `optim.in_backward`, each parameter updated and its gradient freed as soon as it is
-complete, so no full gradient buffer; it needs `max_grad_norm: 0`, so these rows do not clip).
+complete, so no full gradient buffer; it needs `max_grad_norm: 0`, so these rows do not clip), frozen
+weights stored in bf16 but computed in float32 (`bf16store`: `frozen_dtype: bfloat16` with `precision: "no"`,
+each frozen layer upcast for its own forward by diffusers' layerwise casting; needs checkpointing).
 
 Each variant runs in its own process. Peak memory: the process's peak resident set (VmHWM, reset after the
 model is built, so it is the training steps' peak with the resident weights, not the build's transient),
@@ -41,6 +44,7 @@ from pathlib import Path
 CKPT, BF16 = {"gradient_checkpointing": True}, {"precision": "bf16", "frozen_dtype": "bfloat16"}
 ADAMW8BIT = {"optim": {"name": "adamw8bit"}}
 IN_BACKWARD = {"optim": {"in_backward": True, "max_grad_norm": 0}}  # it refuses global-norm clipping
+BF16_STORE = {"precision": "no", "frozen_dtype": "bfloat16"}  # stored bf16, computed float32 (training/frozen_storage.py)
 VARIANTS = {
     "published": {},
     "ours": {},
@@ -54,6 +58,7 @@ VARIANTS = {
     "ours+latents+ckpt+adamw8bit": {**CKPT, **ADAMW8BIT},
     "ours+in_backward": IN_BACKWARD,
     "ours+latents+ckpt+in_backward": {**CKPT, **IN_BACKWARD},
+    "ours+latents+ckpt+in_backward+bf16store": {**CKPT, **IN_BACKWARD, **BF16_STORE},
 }
 
 
@@ -172,7 +177,7 @@ def main(argv=None) -> int:
         data, cache = prepare(Path(tmp), args.preset, args.batch * (args.steps + 2), args.threads)
         print(f"{time.strftime('%H:%M:%S', time.gmtime())} UTC; {args.threads} thread(s); {args.preset}: data and latent cache ready in {time.time() - t0:.0f} s; load average {os.getloadavg()[0]:.2f}", flush=True)
         rows = []
-        head = f"{'variant':<28} {'trainable M':>11} {'optim state MiB':>15} {'after build MiB':>15} {'peak MiB':>9} {'s/step':>7} {'MiB vs pub':>10} {'peak vs pub':>11} {'time vs pub':>11}"
+        head = f"{'variant':<40} {'trainable M':>11} {'optim state MiB':>15} {'after build MiB':>15} {'peak MiB':>9} {'s/step':>7} {'MiB vs pub':>10} {'peak vs pub':>11} {'time vs pub':>11}"
         print(head, flush=True)
         for v in args.variants:
             cmd = [sys.executable, __file__, "--one", v, data, cache, "--preset", args.preset, "--batch", str(args.batch),
@@ -180,15 +185,20 @@ def main(argv=None) -> int:
             run = subprocess.run(cmd, capture_output=True, text=True)
             line = next((x for x in run.stdout.splitlines() if x.startswith("RESULT ")), None)
             if line is None:
-                print(f"{v:<28} failed:\n{run.stderr[-3000:]}", flush=True)
+                print(f"{v:<40} failed:\n{run.stderr[-3000:]}", flush=True)
                 continue
             r = json.loads(line[7:])
             r["ended_utc"] = time.strftime("%H:%M:%S", time.gmtime())
             rows.append(r)
             base = next((x for x in rows if x["variant"] == "published"), None)
             rel = (f"{r['peak_mib'] - base['peak_mib']:>+10.0f} {r['peak_mib'] / base['peak_mib']:>11.3f} {r['s_per_step'] / base['s_per_step']:>11.3f}" if base else f"{'':>10} {'':>11} {'':>11}")
-            print(f"{v:<28} {r['trainable_m']:>11.1f} {r['optimizer_state_mib']:>15.0f} {r['after_build_mib']:>15.0f} "
+            print(f"{v:<40} {r['trainable_m']:>11.1f} {r['optimizer_state_mib']:>15.0f} {r['after_build_mib']:>15.0f} "
                   f"{r['peak_mib']:>9.0f} {r['s_per_step']:>7.2f} {rel}", flush=True)
+        base = next((x for x in rows if x["variant"] == "published"), None)
+        if base is not None:  # every row against the published one, wherever it ran in the order
+            print(f"{'variant':<40} {'peak vs pub':>11} {'time vs pub':>11}")
+            for r in rows:
+                print(f"{r['variant']:<40} {r['peak_mib'] / base['peak_mib']:>11.3f} {r['s_per_step'] / base['s_per_step']:>11.3f}")
         print(f"load average {os.getloadavg()[0]:.2f} at the end; {json.dumps(rows)}")
     return 0
 

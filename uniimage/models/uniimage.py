@@ -130,7 +130,7 @@ class UniImageModel(nn.Module):
     def encode_latents(self, pixels: torch.Tensor) -> torch.Tensor:
         """Images in [-1, 1] [B, 3, H, W] -> float32 latents in the DiT's space ((z - shift) * scaling_factor)."""
         vae = self.vae
-        z = vae.encode(pixels.to(next(vae.parameters()).dtype)).latent.float()
+        z = vae.encode(pixels.to(vae.dtype)).latent.float()  # vae.dtype: the compute dtype under layerwise casting
         return (z - (getattr(vae.config, "shift_factor", None) or 0.0)) * vae.config.scaling_factor
 
     # ---- memory ----

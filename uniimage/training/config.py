@@ -237,7 +237,7 @@ class TrainConfig:
     grad_accum: int = 1
     seed: int = 0
     precision: str = "auto"  # auto: bf16 on GPU, fp32 (no autocast) on CPU; or "no", "bf16", "fp16"
-    frozen_dtype: str = "float32"  # "bfloat16" stores frozen weights in bf16 (memory; GPU)
+    frozen_dtype: str = "float32"  # bf16: frozen weights stored in bf16; computed under autocast, or with precision "no" upcast per layer (frozen_storage.py)
     gradient_checkpointing: bool = False  # MLLM and DiT
     freeze: FreezeConfig = field(default_factory=FreezeConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -343,7 +343,10 @@ def _coerce(value, tp, where: str):
         except (TypeError, ValueError):
             raise ConfigError(f"{where} must be a number, got {value!r}") from None
     if tp is str:
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        if isinstance(value, bool):  # YAML 1.1: unquoted no / yes / off / on are booleans
+            raise ConfigError(f"{where} must be a string, got {value!r} (YAML reads an unquoted no, yes, off or on "
+                              f"as a boolean: quote it, e.g. {where}: \"no\")")
+        if not isinstance(value, (str, int, float)):
             raise ConfigError(f"{where} must be a string, got {value!r}")
         return str(value)
     if tp is list and not isinstance(value, list):

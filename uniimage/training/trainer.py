@@ -15,6 +15,7 @@ and a resumed run draws what the straight run drew.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 from pathlib import Path
@@ -23,6 +24,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, DistributedType, parse_flag_from_env, set_seed
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..errors import CheckpointError, ConfigError
 from ..pipelines.schedulers import load_noise_schedule
@@ -32,6 +34,7 @@ from .config import TrainConfig, config_differences, fingerprint, load_config
 from .data import build_batches, build_stream, use_latent_caches
 from .ema import TrainableEMA
 from .freeze import apply_freeze
+from .frozen_storage import check_layerwise_casting, store_frozen, uses_layerwise_casting
 from .in_backward import StepInBackward, check_single_process
 from .loss import FlowMatchingLoss
 from .model_source import load_model
@@ -103,6 +106,9 @@ class Trainer:
         self.rank, self.world = acc.process_index, acc.num_processes
         if config.optim.in_backward:  # before the model is built: a refused run fails at once
             check_single_process(self.world, acc.distributed_type, acc.mixed_precision)
+        self.layerwise = uses_layerwise_casting(torch_dtype(config.frozen_dtype), acc.mixed_precision)
+        if self.layerwise:
+            check_layerwise_casting(config.gradient_checkpointing, self.world, acc.distributed_type, config.frozen_dtype)
         self.resume_from = self._resume_folder()
         set_seed(config.seed)
         self._build_model()  # builds self.loss_fn too (its noise schedule comes with the model)
@@ -144,19 +150,22 @@ class Trainer:
         self.model = model
         self._build_data()  # before any dtype change: a latent cache is checked against the float32 VAE
         frozen_dtype = torch_dtype(c.frozen_dtype)
-        if frozen_dtype != torch.float32:
-            if self.acc.mixed_precision == "no":
-                raise ConfigError("frozen_dtype other than float32 needs mixed precision (bf16/fp16 autocast)")
+        if self.layerwise:  # stored in frozen_dtype, each layer upcast to float32 for its forward (frozen_storage.py)
+            store_frozen(model, frozen_dtype)
+        elif frozen_dtype != torch.float32:  # computed under autocast
             for p in model.parameters():
                 if not p.requires_grad and p.is_floating_point():
                     p.data = p.data.to(frozen_dtype)  # trainable weights stay fp32 (optimizer master copy)
         if c.gradient_checkpointing:
+            # Layerwise casting: recompute each layer to its end, where its hook casts it back to storage.
+            kwargs = {"use_reentrant": False, **({"early_stop": False} if self.layerwise else {})}
             mllm = model.mllm
             if hasattr(mllm, "activation_checkpointing_enable"):  # transformers >= 5.x name
-                mllm.activation_checkpointing_enable({"use_reentrant": False})
+                mllm.activation_checkpointing_enable(kwargs)
             else:
-                mllm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-            model.transformer.enable_gradient_checkpointing()
+                mllm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+            model.transformer.enable_gradient_checkpointing(functools.partial(checkpoint, **kwargs)
+                                                            if self.layerwise else None)
         model.train()  # HF gradient checkpointing only acts in train mode; the MLLM has no dropout
         model.vae.eval()
         self._prepare()
