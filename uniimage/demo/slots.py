@@ -48,7 +48,7 @@ def slot_targets(meta: dict) -> dict[str, list[int]]:
     rows = {k: [NONE[k]] * ROLES for k in CLASSES}
     for i, obj in enumerate(objects):
         rows["shape"][i] = SHAPES.index(obj["class"])
-        rows["colour"][i] = list(COLORS).index(obj["color"]) if "color" in obj else len(COLORS)
+        rows["colour"][i] = list(COLORS).index(obj["color"]) if "color" in obj else NONE["colour"]
         rows["count"][i] = int(obj.get("count", 1))
     if len(objects) == 2 and "position" in objects[0]:
         rows["relation"][2] = RELATIONS.index(objects[0]["position"][0])
