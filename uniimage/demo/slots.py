@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..shapes.prompts import caption_objects
 from ..shapes.vocab import COLORS, RELATIONS, SHAPES
 
 logger = logging.getLogger("uniimage.demo")
@@ -34,12 +35,6 @@ logger = logging.getLogger("uniimage.demo")
 CLASSES = {"shape": len(SHAPES) + 1, "colour": len(COLORS) + 1, "count": 11, "relation": len(RELATIONS) + 1}
 NONE = {"shape": len(SHAPES), "colour": len(COLORS), "count": 0, "relation": len(RELATIONS)}
 ROLES = 3  # query q holds object 0, object 1 or the relation, by q % 3
-
-
-def caption_objects(meta: dict) -> list[dict]:
-    """The caption's objects in the order it names them (GenEval position prompts list the anchor first)."""
-    include = list(meta["include"])
-    return include[::-1] if meta["tag"] == "position" else include
 
 
 def slot_targets(meta: dict) -> dict[str, list[int]]:

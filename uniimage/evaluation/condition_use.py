@@ -38,7 +38,7 @@ from ..shapes.heldout import heldout_combinations
 from ..shapes.layout import place_objects, place_pair
 from ..shapes.render import render_scene
 from ..shapes.scene import Scene, ShapeObject
-from ..shapes.prompts import t2i_items
+from ..shapes.prompts import caption_objects, t2i_items
 from ..shapes.vocab import COLORS, MIRROR, RELATIONS, SHAPES
 from ..training.loss import FlowMatchingLoss
 
@@ -184,14 +184,14 @@ def pair_loss_gaps(pipe, n: int = 128, seed: int = 0) -> dict:
 
 def structure_targets(metadata: dict) -> dict | None:
     """Class indices a probe should read from a colour-attribution or position prompt's condition, else None."""
-    include, colours = metadata["include"], list(COLORS)
+    if metadata["tag"] not in ("color_attr", "position"):
+        return None
+    (first, second), colours = caption_objects(metadata), list(COLORS)
     if metadata["tag"] == "color_attr":
-        return {"color_attr.shape_first": SHAPES.index(include[0]["class"]), "color_attr.shape_second": SHAPES.index(include[1]["class"]),
-                "color_attr.colour_first": colours.index(include[0]["color"]), "color_attr.colour_second": colours.index(include[1]["color"])}
-    if metadata["tag"] == "position":  # GenEval order: include[1] is the object named first ("a X above a Y")
-        return {"position.shape_first": SHAPES.index(include[1]["class"]), "position.shape_second": SHAPES.index(include[0]["class"]),
-                "position.relation": RELATIONS.index(include[1]["position"][0])}
-    return None
+        return {"color_attr.shape_first": SHAPES.index(first["class"]), "color_attr.shape_second": SHAPES.index(second["class"]),
+                "color_attr.colour_first": colours.index(first["color"]), "color_attr.colour_second": colours.index(second["color"])}
+    return {"position.shape_first": SHAPES.index(first["class"]), "position.shape_second": SHAPES.index(second["class"]),
+            "position.relation": RELATIONS.index(first["position"][0])}
 
 
 def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, tests: list[tuple[torch.Tensor, torch.Tensor]],

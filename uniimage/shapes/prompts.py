@@ -35,6 +35,13 @@ def _metadata(tag: str, prompt: str, include: list, exclude: list | None = None)
     return {"tag": tag, "include": include, "exclude": exclude or [], "prompt": prompt}
 
 
+def caption_objects(metadata: dict) -> list[dict]:
+    """`include` in the order the prompt names the objects: a position prompt ("a X above a Y") lists its
+    anchor Y first, as GenEval does (`_position`)."""
+    include = list(metadata["include"])
+    return include[::-1] if metadata["tag"] == "position" else include
+
+
 class _Sampler:
     """Draws shapes, colours and layouts for one split, keeping train and heldout apart."""
 
