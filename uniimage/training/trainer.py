@@ -166,6 +166,8 @@ class Trainer:
                 mllm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
             model.transformer.enable_gradient_checkpointing(functools.partial(checkpoint, **kwargs)
                                                             if self.layerwise else None)
+        if c.compile:  # in place (nn.Module.compile): parameter names, checkpoints and export are unchanged
+            model.transformer.compile_repeated_blocks(backend=c.compile, dynamic=False)
         model.train()  # HF gradient checkpointing only acts in train mode; the MLLM has no dropout
         model.vae.eval()
         self._prepare()
