@@ -2,11 +2,12 @@
 the test-size bases that save a loadable model whose query rows and MLLM layers moved and nothing else."""
 
 import json
+import math
 
 import pytest
 import torch
 
-from uniimage.demo.slots import NONE, ROLES, SlotHeads, batch_targets, slot_targets, train_slots
+from uniimage.demo.slots import NONE, ROLES, SlotHeads, batch_targets, lr_factor, slot_targets, train_slots
 from uniimage.errors import ConfigError
 from uniimage.shapes.vocab import COLORS, RELATIONS, SHAPES
 
@@ -56,9 +57,13 @@ def test_heads_learn_planted_slots_and_score_only_real_targets():
     assert acc["relation"] != acc["relation"]  # nan: no prompt here names a relation
 
 
-def _config(bases_dir, tmp_path):
-    path = tmp_path / "stage1.yaml"
-    path.write_text(f"""output_dir: {tmp_path / 'run'}
+def _config(bases_dir, tmp_path, data, vqa=None, out=None, **fields):
+    """A slot-stage config (as uniimage/configs/demo/slots.yaml) on the test-size bases."""
+    from uniimage.training.config import load_config
+
+    rehearsal = f"rehearsal: {{path: {vqa}, batch_size: 2}}" if vqa else ""
+    path = tmp_path / "slots.yaml"
+    path.write_text(f"""output_dir: {out or tmp_path / 'slots'}
 model:
   mllm: {bases_dir / 'qwen'}
   diffusion: {bases_dir / 'sana'}
@@ -67,27 +72,27 @@ model:
   query_init_scale: 0.1
   overrides: {{system_prompt: "Draw it.", num_metaqueries: 6, image_pixels: 3136}}
 data:
-  datasets: [{{path: unused.jsonl, type: jsonl}}]
-max_steps: 1
-batch_size: 2
+  datasets: [{{path: {data}, type: jsonl}}]
+{rehearsal}
+max_steps: 6
+batch_size: 4
+optim: {{lr: 1.0e-2, warmup_steps: 2, min_lr: 1.0e-3}}
 """)
-    return path
+    return load_config(path, [f"{k}={v}" for k, v in fields.items()])
 
 
 def test_a_few_steps_save_a_model_whose_queries_and_layers_moved(bases, demo_data, tmp_path):
-    from uniimage.training.config import load_config
+    from uniimage.training.config import ModelSource
     from uniimage.training.model_source import load_model
 
-    bases_dir = bases[0]
-    config = _config(bases_dir, tmp_path)
-    report = train_slots(config, demo_data / "train.jsonl", demo_data / "train_vqa.jsonl", tmp_path / "slots",
-                         steps=6, batch=4, lr=1e-2, rehearsal_batch=2, log_every=3)
+    config = _config(bases[0], tmp_path, demo_data / "train.jsonl", demo_data / "train_vqa.jsonl")
+    report = train_slots(config, log_every=3)
     assert [e["step"] for e in report["log"]] == [3, 6]
-    assert report["log"][-1]["lm_loss"] > 0  # rehearsal ran in the same steps
+    assert report["log"][-1]["lm_loss"] > 0 and report["rehearsal_batch"] == 2  # rehearsal ran in the same steps
     assert json.loads((tmp_path / "slots" / "slots_report.json").read_text())["steps"] == 6
 
-    fresh, _, _ = load_model(load_config(config).model)
-    trained, _, _ = load_model(load_config(config).model.__class__(pretrained=str(tmp_path / "slots")))
+    fresh, _, _ = load_model(config.model)
+    trained, _, _ = load_model(ModelSource(pretrained=str(tmp_path / "slots")))
     assert trained.queries.shape == fresh.queries.shape
     assert not torch.equal(trained.queries, fresh.queries)
     moved = [not torch.equal(a, b) for a, b in zip(trained.text_model.layers.parameters(), fresh.text_model.layers.parameters())]
@@ -101,20 +106,29 @@ def test_a_few_steps_save_a_model_whose_queries_and_layers_moved(bases, demo_dat
         assert torch.equal(a, b)
 
 
+def test_the_schedule_warms_up_then_falls_to_the_floor():
+    assert lr_factor(1, 400, 50, 0.1) == pytest.approx(1 / 50, rel=1e-2)
+    assert lr_factor(50, 400, 50, 0.1) == pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi * 50 / 400)))
+    assert lr_factor(400, 400, 50, 0.1) == pytest.approx(0.1)
+
+
 def test_bad_input_is_named_and_nothing_is_overwritten(bases, demo_data, tmp_path):
-    config = _config(bases[0], tmp_path)
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "keep.txt").write_text("mine")
     with pytest.raises(ConfigError, match="not empty"):
-        train_slots(config, demo_data / "train.jsonl", None, taken, steps=1, batch=2)
+        train_slots(_config(bases[0], tmp_path, demo_data / "train.jsonl", out=taken))
     assert (taken / "keep.txt").read_text() == "mine"
 
     no_meta = tmp_path / "plain.jsonl"
     no_meta.write_text(json.dumps({"caption": "a red circle", "image": "x.png"}) + "\n")
     with pytest.raises(ConfigError, match="no ShapesEval metadata"):
-        train_slots(config, no_meta, None, tmp_path / "a", steps=1, batch=1)
+        train_slots(_config(bases[0], tmp_path, no_meta, out=tmp_path / "a", batch_size=1))
     with pytest.raises(ConfigError, match="fewer than the batch"):
-        train_slots(config, demo_data / "train.jsonl", None, tmp_path / "b", steps=1, batch=10_000)
+        train_slots(_config(bases[0], tmp_path, demo_data / "train.jsonl", out=tmp_path / "b", batch_size=10_000))
     with pytest.raises(ConfigError, match="does not exist"):
-        train_slots(config, tmp_path / "missing.jsonl", None, tmp_path / "c", steps=1, batch=1)
+        train_slots(_config(bases[0], tmp_path, tmp_path / "missing.jsonl", out=tmp_path / "c"))
+    two = _config(bases[0], tmp_path, demo_data / "train.jsonl", out=tmp_path / "d")
+    two.data.datasets = two.data.datasets * 2
+    with pytest.raises(ConfigError, match="exactly one jsonl data set"):
+        train_slots(two)

@@ -9,8 +9,11 @@ per-word states; ours does not, so this stage supervises it towards them: query 
 or the relation (2), read by linear heads at every ladder depth, with language-model rehearsal in the same
 steps so understanding is kept. The result is a full model folder that stage 1 starts from (`model.pretrained`).
 
-    python -m uniimage.cli.demo_slots --config uniimage/configs/demo/t2i_pretrain.yaml \
-        --data build/demo-base/data-t2i/train.jsonl --vqa build/demo-base/data/train_vqa.jsonl --out build/demo-slots
+Its settings are a training config's (`uniimage/configs/demo/slots.yaml`): output_dir (the model folder it
+writes), model (the bases), data (one JSONL of prompts with ShapesEval metadata), rehearsal, max_steps,
+batch_size, optim.lr / warmup_steps / min_lr, seed.
+
+    python -m uniimage.cli.demo_slots uniimage/configs/demo/slots.yaml
 """
 
 from __future__ import annotations
@@ -102,33 +105,44 @@ def batch_targets(rows: list[dict]) -> dict[str, torch.Tensor]:
     return {k: torch.tensor([p[k] for p in per]) for k in CLASSES}
 
 
-def lr_factor(step: int, steps: int, warmup: int = 50) -> float:
-    """Linear warm-up, then cosine down to a tenth."""
-    return min(1.0, step / warmup) * (0.1 + 0.45 * (1 + math.cos(math.pi * step / steps)))
+def lr_factor(step: int, steps: int, warmup: int, floor: float) -> float:
+    """Linear warm-up, then cosine down to `floor` x the peak."""
+    return min(1.0, step / max(1, warmup)) * (floor + (1 - floor) / 2 * (1 + math.cos(math.pi * step / steps)))
 
 
-def train_slots(config_path: str | Path, data: Path, vqa: Path | None, out: Path, steps: int = 400, batch: int = 64,
-                lr: float = 1e-3, rehearsal_batch: int = 8, seed: int = 0, log_every: int = 50) -> dict:
-    """Stage 0b from the model a stage-1 config builds; saves the whole model (random DiT included) to `out`."""
+def slot_data(config) -> Path:
+    """The one JSONL data set of prompts the slot stage reads."""
+    sets = config.data.datasets or []
+    if len(sets) != 1 or sets[0].get("type") != "jsonl":
+        raise ConfigError("slots: data.datasets must be exactly one jsonl data set (ShapesEval t2i rows with metadata), "
+                          f"got {[(d.get('type'), d.get('path')) for d in sets]}")
+    return Path(sets[0]["path"])
+
+
+def train_slots(config, log_every: int = 50) -> dict:
+    """Stage 0b from the model `config.model` builds; saves the whole model (random DiT included) to
+    `config.output_dir`. `config` is a TrainConfig (`load_config`)."""
     from ..checkpoint.pretrained import save_pretrained
-    from ..training.config import load_config
     from ..training.model_source import load_model
     from ..training.rehearsal import RehearsalData, lm_loss, next_lm_inputs
 
-    out = Path(out)
+    out, steps, batch, seed = Path(config.output_dir), config.max_steps, config.batch_size, config.seed
+    lr, floor = config.optim.lr, config.optim.min_lr / config.optim.lr
     if out.exists() and any(out.iterdir()):
-        raise ConfigError(f"slots: {out} exists and is not empty; choose a new folder (nothing is overwritten)")
-    rows = read_rows(Path(data), batch)
-    rehearsal = RehearsalData(vqa, rehearsal_batch, seed) if vqa and rehearsal_batch else None
+        raise ConfigError(f"slots: {out} exists and is not empty; choose a new output_dir (nothing is overwritten)")
+    rows = read_rows(slot_data(config), batch)
+    rehearsal, lm_weight = config.rehearsal, config.rehearsal.weight if config.rehearsal else 0.0
+    rehearsal = RehearsalData(Path(rehearsal.path), rehearsal.batch_size, seed) if rehearsal else None
     torch.manual_seed(seed)
-    model, processor, components = load_model(load_config(config_path).model, torch.float32)
+    model, processor, components = load_model(config.model, torch.float32)
     model.requires_grad_(False)
     model.text_model.layers.requires_grad_(True)  # the vision tower, vocabulary and head stay as stage 0 made them
     model.queries.requires_grad_(True)
     heads = SlotHeads(model.queries.shape[1])
     params = [p for p in model.parameters() if p.requires_grad] + list(heads.parameters())
     optim = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optim, lambda i: lr_factor(i + 1, steps))
+    warmup = config.optim.warmup_steps
+    schedule = torch.optim.lr_scheduler.LambdaLR(optim, lambda i: lr_factor(i + 1, steps, warmup, floor))
     rng, log = random.Random(seed), []
     model.train()
     for step in range(1, steps + 1):
@@ -139,7 +153,7 @@ def train_slots(config_path: str | Path, data: Path, vqa: Path | None, out: Path
         slot = heads.loss(states, targets)
         lm = lm_loss(model.mllm, next_lm_inputs(rehearsal, processor)) if rehearsal else torch.zeros(())
         optim.zero_grad(set_to_none=True)
-        (slot + lm).backward()
+        (slot + lm_weight * lm).backward()
         optim.step()
         schedule.step()
         if step % log_every == 0 or step == steps:
@@ -148,9 +162,7 @@ def train_slots(config_path: str | Path, data: Path, vqa: Path | None, out: Path
             logger.info(json.dumps(log[-1]))
     model.eval().requires_grad_(False)
     save_pretrained(model, components, out)
-    report = {"steps": steps, "batch": batch, "lr": lr, "rehearsal_batch": rehearsal_batch if rehearsal else 0,
+    report = {"steps": steps, "batch": batch, "lr": lr, "rehearsal_batch": rehearsal.batch_size if rehearsal else 0,
               "seed": seed, "log": log}
     (out / "slots_report.json").write_text(json.dumps(report, indent=1))
     return report
-
-
