@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The whole demo model (issue 4): stage 0 (pretrained bases, scripts/train_demo_stage0.sh), the editing
-# data, then the stages with `uniimage train` (uniimage/configs/demo/*.yaml) and `uniimage export` into
+# data, stage 0b (query slots), then the stages with `uniimage train` (uniimage/configs/demo/*.yaml) and `uniimage export` into
 # the package's embedded default model, uniimage/presets/demo/. ShapesEval TRAINING split only.
 #   scripts/train_demo.sh                 # everything
 #   SKIP_STAGE0=1 scripts/train_demo.sh   # reuse build/demo-base
 #   BASES_FROM=DIR scripts/train_demo.sh  # stage 0's MLLM and VAE taken out of a trained model whose MLLM is
 #                                         # stage 0's (v4, whose MLLM stayed frozen: `git worktree add /tmp/v4
 #                                         # 25c2e75`, DIR=/tmp/v4/uniimage/presets/demo), a fresh DiT and the
-#                                         # scenes: stage 0 in a minute. Not v5 (`demo` now): its MLLM was trained on.
+#                                         # scenes: stage 0 in a minute. Not v5 or v6 (`demo`): their MLLM was trained on.
 # Logs: build/demo-runs/*.log. Runs: build/demo-runs/<stage>.
 # Extra `key=value` overrides for every stage can be passed in STAGE_ARGS (e.g. "batch_size=8"), for one stage
 # in STAGE_ARGS_<stage> (e.g. STAGE_ARGS_t2i_joint="max_steps=100"). N_T2I / N_EDIT / STAGE0_DATA_ARGS size the
@@ -48,10 +48,20 @@ if [ ! -f "$BASE/data-edit/train.jsonl" ]; then
 fi
 [ -n "${DATA_ONLY:-}" ] && exit 0   # data and stage 0 only (scripts/train_demo_gpu.sh)
 
-# v5 (shipped): stage 1, then the joint stage (the MLLM's ladder layers, queries and connector learn with the
-# DiT, LM rehearsal on stage 0's VQA rows), then the joint stage with 30% edits joined (joint_edit). The v3 chain's t2i_continue, edit_pretrain and finetune undid part
-# of what stage 1 learnt and gained no editing score (uniimage/demo/README.md). STAGES overrides the list.
-for stage in ${STAGES:-t2i_pretrain t2i_joint joint_edit}; do
+# Stage 0b, query slots (uniimage/configs/demo/slots.yaml, about 15 min): the MLLM's query tokens learn to hold
+# the caption one object per token, so the DiT can read which colour goes with which shape.
+if [ ! -f "$BASE/slots/slots_report.json" ]; then
+  rm -rf "$BASE/slots"
+  # shellcheck disable=SC2086
+  nice -n 5 "$PY" -m uniimage.cli.demo_slots uniimage/configs/demo/slots.yaml ${STAGE_ARGS_slots:-} > "$RUNS/slots.log" 2>&1
+  tail -n 1 "$RUNS/slots.log"
+fi
+
+# v6 (shipped): stage 1 from the slot model (t2i_slots), then the joint stage with 30% edits (joint_edit: the
+# MLLM's ladder layers, queries and connector learn with the DiT, LM rehearsal on stage 0's VQA rows). v5 was
+# t2i_pretrain t2i_joint joint_edit (joint_edit then from t2i_joint, 1500 steps). The v3 chain's t2i_continue,
+# edit_pretrain and finetune undid part of what stage 1 learnt (uniimage/demo/README.md). STAGES overrides the list.
+for stage in ${STAGES:-t2i_slots joint_edit}; do
   rm -rf "${RUNS:?}/$stage"
   stage_args="STAGE_ARGS_$stage"
   # shellcheck disable=SC2086

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The demo chain (scripts/train_demo.sh: stage 1 -> joint stage 1j -> joint edit stage 2j) on a lent GPU, as one
+# The demo chain (scripts/train_demo.sh: stage 0b query slots -> stage 1 -> joint edit stage) on a lent GPU, as one
 # prepared run of about 9 minutes (issue 13): data rendered on the machine's CPU cores, batches of BATCH (8x the
-# CPU's 16), each stage's steps sized from a measured step time so the three stages fill BUDGET seconds.
+# CPU's 16), each stage's steps sized from a measured step time so the two stages fill BUDGET seconds.
 # Stage 0 (the VLM and the VAE) is taken from BASES: stage 0's bases as `demo_stage0 bases` writes them (qwen/ and
 # sana/vae/, 10 MB), out of a model whose MLLM is stage 0's, e.g. v4 (v5's MLLM was trained on):
 #   git worktree add /tmp/v4 25c2e75 && python -m uniimage.cli.demo_stage0 bases --from /tmp/v4/uniimage/presets/demo --out .demo-bases
@@ -22,7 +22,7 @@ OUT="${OUT:-build/demo-gpu-out}"
 BASES="${BASES:-.demo-bases}"
 BATCH="${BATCH:-128}"
 LR_SCALE="${LR_SCALE:-2}"      # peak LRs x this for BATCH (square-root rule: 8x batch -> 2.8x; 2 is the safer side)
-BUDGET="${BUDGET:-240}"        # seconds of training, all three stages (the whole run: about 9 minutes)
+BUDGET="${BUDGET:-240}"        # seconds of training, both stages (the whole run: about 9 minutes)
 WORKERS="${WORKERS:-6}"        # data worker processes per stage
 EVAL_LIMIT="${EVAL_LIMIT:-60}"
 CAL_STEPS="${CAL_STEPS:-5 85}"  # the two calibration runs' steps
@@ -47,6 +47,7 @@ fi
 if [ -n "${SMOKE:-}" ]; then   # seconds on a CPU: the same commands, tiny sizes
   BATCH=4 BUDGET="${BUDGET_SMOKE:-4}" WORKERS=0 EVAL_LIMIT=2 THREADS=1 CAL_STEPS="1 3"
   export N_T2I=64 N_EDIT=32 STAGE0_DATA_ARGS="--n-t2i 32 --n-vqa 64 --eval-n 0"
+  export STAGE_ARGS_slots="max_steps=2 batch_size=4 rehearsal.batch_size=2"
 fi
 export THREADS PYTHON="$PY" UNIIMAGE="$UNI" SHIP=build/demo-gpu STAGE_ARGS="batch_size=$BATCH data.num_workers=$WORKERS"
 START=$SECONDS
@@ -97,18 +98,18 @@ steps_time() {  # steps -> seconds of `uniimage train` for t2i_pretrain
 }
 read -r CAL_SHORT CAL_LONG <<< "$CAL_STEPS"
 SHORT=$(steps_time "$CAL_SHORT") && LONG=$(steps_time "$CAL_LONG") || { echo "calibration run failed"; exit 4; }
-# Shares of BUDGET: 45% stage 1, 35% joint, 20% joint edit; a joint step (MLLM backward + rehearsal) ~2x stage 1's.
-read -r STEP_S N1 N2 N3 <<< "$("$PY" -c "
+# Shares of BUDGET: 55% stage 1, 45% joint edit; a joint step (MLLM backward + rehearsal) ~2x stage 1's. The slot
+# stage (400 steps of 64 prompts) runs before either, outside the budget (about a minute on a GPU).
+read -r STEP_S N1 N2 <<< "$("$PY" -c "
 s = max(($LONG - $SHORT) / ($CAL_LONG - $CAL_SHORT), 1e-3); b = $BUDGET
-print(round(s, 4), *(max(2, int(f * b / (s * k))) for f, k in ((0.45, 1), (0.35, 2), (0.20, 2))))")"
+print(round(s, 4), *(max(2, int(f * b / (s * k))) for f, k in ((0.55, 1), (0.45, 2))))")"
 lr() { "$PY" -c "print($1 * $LR_SCALE)"; }
-export STAGE_ARGS_t2i_pretrain="max_steps=$N1 checkpoint.every=$N1 optim.lr=$(lr 1e-3) optim.min_lr=$(lr 1e-4)"
+export STAGE_ARGS_t2i_slots="max_steps=$N1 checkpoint.every=$N1 optim.lr=$(lr 1e-3) optim.min_lr=$(lr 1e-4)"
 JOINT_LR="optim.lr=$(lr 3e-4) optim.min_lr=$(lr 3e-5) optim.part_lr.dit=$(lr 3e-4) optim.part_lr.mllm=$(lr 1e-4) optim.part_lr.queries=$(lr 1e-4) optim.part_lr.connector=$(lr 1e-4) rehearsal.batch_size=$((BATCH / 2))"
-export STAGE_ARGS_t2i_joint="max_steps=$N2 checkpoint.every=$N2 $JOINT_LR"
-export STAGE_ARGS_joint_edit="max_steps=$N3 checkpoint.every=$N3 $JOINT_LR"
-echo "step ${STEP_S}s at batch $BATCH: stages of $N1 / $N2 / $N3 steps"
+export STAGE_ARGS_joint_edit="max_steps=$N2 checkpoint.every=$N2 $JOINT_LR"
+echo "step ${STEP_S}s at batch $BATCH: stages of $N1 / $N2 steps"
 T0=$SECONDS
-BASES_FROM="" SKIP_STAGE0=1 STAGES="t2i_pretrain t2i_joint joint_edit" bash scripts/train_demo.sh || { tail -n 30 build/demo-runs/*.log; exit 5; }
+BASES_FROM="" SKIP_STAGE0=1 STAGES="t2i_slots joint_edit" bash scripts/train_demo.sh || { tail -n 30 build/demo-runs/*.log; exit 5; }
 TRAIN_S=$((SECONDS - T0))
 
 # Figures of issue 13 (sampling seed 0), one JSON.
@@ -124,7 +125,7 @@ done
   --pairs 128 > "$OUT/gaps.json" 2> build/demo-runs/gaps.log || tail -n 5 build/demo-runs/gaps.log
 EVAL_S=$((SECONDS - T1))
 cat >> "$OUT/evals.json" <<EOF
-  "batch": $BATCH, "steps": [$N1, $N2, $N3], "step_s": $STEP_S, "lr_scale": $LR_SCALE
+  "batch": $BATCH, "steps": [$N1, $N2], "step_s": $STEP_S, "lr_scale": $LR_SCALE
 }
 EOF
 cat > "$OUT/timing.json" <<EOF

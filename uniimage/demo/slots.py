@@ -119,9 +119,9 @@ def slot_data(config) -> Path:
     return Path(sets[0]["path"])
 
 
-def train_slots(config, log_every: int = 50) -> dict:
+def train_slots(config, log_every: int = 50, device: str | None = None) -> dict:
     """Stage 0b from the model `config.model` builds; saves the whole model (random DiT included) to
-    `config.output_dir`. `config` is a TrainConfig (`load_config`)."""
+    `config.output_dir`. `config` is a TrainConfig (`load_config`). device: default cuda when there is one."""
     from ..checkpoint.pretrained import save_pretrained
     from ..training.model_source import load_model
     from ..training.rehearsal import RehearsalData, lm_loss, next_lm_inputs
@@ -134,11 +134,12 @@ def train_slots(config, log_every: int = 50) -> dict:
     rehearsal, lm_weight = config.rehearsal, config.rehearsal.weight if config.rehearsal else 0.0
     rehearsal = RehearsalData(Path(rehearsal.path), rehearsal.batch_size, seed) if rehearsal else None
     torch.manual_seed(seed)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, processor, components = load_model(config.model, torch.float32)
-    model.requires_grad_(False)
+    model.to(device).requires_grad_(False)
     model.text_model.layers.requires_grad_(True)  # the vision tower, vocabulary and head stay as stage 0 made them
     model.queries.requires_grad_(True)
-    heads = SlotHeads(model.queries.shape[1])
+    heads = SlotHeads(model.queries.shape[1]).to(device)
     params = [p for p in model.parameters() if p.requires_grad] + list(heads.parameters())
     optim = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     warmup = config.optim.warmup_steps
@@ -147,11 +148,13 @@ def train_slots(config, log_every: int = 50) -> dict:
     model.train()
     for step in range(1, steps + 1):
         picked = rng.sample(rows, batch)
-        inputs = processor.generation_inputs([r["caption"] for r in picked], [[] for _ in picked])
+        inputs = processor.generation_inputs([r["caption"] for r in picked], [[] for _ in picked]).to(device)
         states, _ = model.ladder_states(inputs.input_ids, inputs.attention_mask)
-        targets = batch_targets(picked)
+        targets = {k: v.to(device) for k, v in batch_targets(picked).items()}
         slot = heads.loss(states, targets)
-        lm = lm_loss(model.mllm, next_lm_inputs(rehearsal, processor)) if rehearsal else torch.zeros(())
+        lm = torch.zeros((), device=device)
+        if rehearsal:
+            lm = lm_loss(model.mllm, {k: v.to(device) for k, v in next_lm_inputs(rehearsal, processor).items()})
         optim.zero_grad(set_to_none=True)
         (slot + lm_weight * lm).backward()
         optim.step()
@@ -160,7 +163,7 @@ def train_slots(config, log_every: int = 50) -> dict:
             log.append({"step": step, "slot_loss": round(slot.item(), 4), "lm_loss": round(lm.item(), 4),
                         "accuracy": {k: round(v, 3) for k, v in heads.accuracy(states.detach(), targets).items()}})
             logger.info(json.dumps(log[-1]))
-    model.eval().requires_grad_(False)
+    model.eval().requires_grad_(False).to("cpu")
     save_pretrained(model, components, out)
     report = {"steps": steps, "batch": batch, "lr": lr, "rehearsal_batch": rehearsal.batch_size if rehearsal else 0,
               "seed": seed, "log": log}
