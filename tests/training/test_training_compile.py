@@ -2,7 +2,6 @@
 parameter names (checkpoints resume either way), and a clear error for an unknown backend."""
 
 import pytest
-import torch
 from training_helpers import assert_same_trainable, tiny_config, trainable
 
 from uniimage.errors import ConfigError
