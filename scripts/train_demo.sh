@@ -49,7 +49,8 @@ fi
 [ -n "${DATA_ONLY:-}" ] && exit 0   # data and stage 0 only (scripts/train_demo_gpu.sh)
 
 # Stage 0b, query slots (uniimage/configs/demo/slots.yaml, about 15 min): the MLLM's query tokens learn to hold
-# the caption one object per token, so the DiT can read which colour goes with which shape.
+# the caption one object per token, so the DiT can read which colour goes with which shape. Only STAGE_ARGS_slots
+# reaches it: the shared STAGE_ARGS size the training stages (the GPU run's batch of 128 is not this stage's 64).
 if [ ! -f "$BASE/slots/slots_report.json" ]; then
   rm -rf "$BASE/slots"
   # shellcheck disable=SC2086

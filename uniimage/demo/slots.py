@@ -131,8 +131,9 @@ def train_slots(config, log_every: int = 50, device: str | None = None) -> dict:
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"slots: {out} exists and is not empty; choose a new output_dir (nothing is overwritten)")
     rows = read_rows(slot_data(config), batch)
-    rehearsal, lm_weight = config.rehearsal, config.rehearsal.weight if config.rehearsal else 0.0
-    rehearsal = RehearsalData(Path(rehearsal.path), rehearsal.batch_size, seed) if rehearsal else None
+    spec = config.rehearsal
+    rehearsal = RehearsalData(Path(spec.path), spec.batch_size, seed) if spec else None
+    lm_weight = spec.weight if spec else 0.0
     torch.manual_seed(seed)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, processor, components = load_model(config.model, torch.float32)

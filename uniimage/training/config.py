@@ -240,7 +240,7 @@ class TrainConfig:
     frozen_dtype: str = "float32"  # bf16: frozen weights stored in bf16; computed under autocast, or with precision "no" upcast per layer (frozen_storage.py)
     gradient_checkpointing: bool = False  # MLLM and DiT
     # torch.compile backend for the DiT's repeated block (regional: one compile serves every block), e.g.
-    # "inductor"; null: eager. The demo's tiny DiT is overhead-bound on a CPU: its step is 2x faster compiled.
+    # "inductor"; null: eager. Measured 0.92x (slower) on the demo's CPU stage 1 (docs/performance.md).
     compile: Optional[str] = None
     freeze: FreezeConfig = field(default_factory=FreezeConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
