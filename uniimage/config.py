@@ -25,6 +25,19 @@ REQUIRED_FIELDS = ("mllm_id", "diffusion_model_id", "num_metaqueries", "input_si
 LadderSpec = Union[str, list]
 
 
+def check_interval(interval) -> tuple[float, float] | None:
+    """None, or (lo, hi) with 0 <= lo < hi <= 1 in sigma (1: pure noise); anything else is refused by name."""
+    if interval is None:
+        return None
+    try:
+        lo, hi = (float(x) for x in interval)
+    except (TypeError, ValueError):
+        raise ValueError(f"guidance_interval must be two numbers (lo, hi), got {interval!r}") from None
+    if not 0.0 <= lo < hi <= 1.0:
+        raise ValueError(f"guidance_interval must satisfy 0 <= lo < hi <= 1 (noise levels sigma), got ({lo}, {hi})")
+    return lo, hi
+
+
 @dataclass
 class UniImageConfig:
     mllm_id: str = "Qwen/Qwen2.5-VL-3B-Instruct"
@@ -44,6 +57,9 @@ class UniImageConfig:
     ladder: LadderSpec = "ladder"
     # Pixel budget of each input image at generation time (min = max), published: 256 * 28 * 28.
     image_pixels: int = 256 * 28 * 28
+    # Sampling default: text/image guidance only at noise levels sigma in [lo, hi] (pipelines/guidance.py).
+    # None (published): every step. Written to config.json only when set.
+    guidance_interval: list | None = None
     extra: dict = field(default_factory=dict)  # fields we do not use, kept for round-trips
 
     def __post_init__(self):
@@ -63,6 +79,11 @@ class UniImageConfig:
             raise ConfigError(f"config loss_type {self.loss_type!r} is not supported (only 'flow')")
         if not (self.ladder in ("ladder", "final") or isinstance(self.ladder, (list, tuple))):
             raise ConfigError(f"config ladder must be 'ladder', 'final' or a list of layer indices, got {self.ladder!r}")
+        try:
+            interval = check_interval(self.guidance_interval)
+        except ValueError as e:
+            raise ConfigError(f"config {e}") from None
+        self.guidance_interval = list(interval) if interval else None
 
     @property
     def image_size(self) -> int:
@@ -83,6 +104,8 @@ class UniImageConfig:
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in dataclasses.asdict(self).items() if k != "extra"}
+        if out["guidance_interval"] is None:  # absent = published behaviour; keeps published configs byte-stable
+            del out["guidance_interval"]
         out.update(self.extra)
         out["model_type"] = self.model_type
         return dict(sorted(out.items()))

@@ -20,6 +20,10 @@ def test_generate_writes_png_with_metadata_and_is_reproducible(tmp_path, capsys)
     meta = a.text
     assert meta["prompt"] == "a red circle" and meta["negative_prompt"] == "blurry"
     assert meta["seed"] == "7" and meta["steps"] == "2" and meta["guidance"] == "4.5" and meta["model"] == "tiny"
+    assert meta["guidance_interval"] == "every step"  # the tiny preset's config sets none
+    assert main(args + ["--guidance-interval", "0", "0.8", "-o", str(tmp_path / "c.png")]) == 0
+    c = Image.open(tmp_path / "c.png")
+    assert c.text["guidance_interval"] == "[0.0, 0.8]" and not (np.asarray(c) == np.asarray(a)).all()
 
 
 def test_generate_several_prompts_into_a_folder(tmp_path):

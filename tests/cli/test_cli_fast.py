@@ -49,6 +49,8 @@ def test_help_and_info_import_no_torch(tmp_path):
     (["generate", "x", "--model", "tiny", "--guidance", "inf"], "--guidance must be a finite number, got inf"),
     (["generate", "x", "--model", "tiny", "--guidance", "-1"], "--guidance must be at least 0.0"),
     (["generate", "x", "--model", "tiny", "--steps", "0"], "--steps must be between 1 and 1000"),
+    (["generate", "x", "--model", "tiny", "--guidance-interval", "0.8", "0.2"], "--guidance-interval LO HI needs LO < HI"),
+    (["generate", "x", "--model", "tiny", "--guidance-interval", "0", "1.5"], "--guidance-interval must be between 0.0 and 1.0"),
     (["generate", "x", "--model", "tiny", "-n", "2", "-o", "one.png"], "names one file but 2 images"),
     (["generate", "x", "--model", "tiny", "-o", "x.gif"], ".gif is not written"),
     (["generate", "x", "--model", "tiny", "--size", "big"], "--size must look like 512x512"),

@@ -128,3 +128,20 @@ def test_unusable_device_is_named():
 
     with pytest.raises(InputError, match="device 'tpu9' is not usable here"):
         shapes_cli.run(_args(model="tiny", limit=1, device="tpu9"))
+
+
+def test_a_guidance_interval_reaches_every_call_and_none_leaves_the_models_default():
+    class Recorder(BlankPipe):
+        def __init__(self):
+            self.kwargs = []
+
+        def __call__(self, prompt, num_images_per_prompt=1, **kwargs):
+            self.kwargs.append(kwargs)
+            return super().__call__(prompt, num_images_per_prompt, **kwargs)
+
+    pipe = Recorder()
+    shapes_eval.evaluate(pipe, task="t2i", split="train", limit=3, guidance_interval=[0, 0.8])
+    shapes_eval.evaluate(pipe, task="edit", split="train", limit=2, guidance_interval=[0, 0.8])
+    assert [k["guidance_interval"] for k in pipe.kwargs] == [(0, 0.8)] * 5
+    shapes_eval.evaluate(pipe, task="t2i", split="train", limit=2)
+    assert all("guidance_interval" not in k for k in pipe.kwargs[5:]) and len(pipe.kwargs) == 7

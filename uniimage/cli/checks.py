@@ -54,6 +54,11 @@ def sampling(args) -> None:
         in_range("--image-guidance", args.image_guidance, 0.0)
     if args.seed < 0:
         raise InputError(f"--seed must be at least 0, got {args.seed}")
+    interval = getattr(args, "guidance_interval", None)
+    if interval is not None:
+        lo, hi = (in_range("--guidance-interval", v, 0.0, 1.0) for v in interval)
+        if lo >= hi:
+            raise InputError(f"--guidance-interval LO HI needs LO < HI (noise levels, 1 = pure noise), got {lo} {hi}")
 
 
 def answering(args) -> None:

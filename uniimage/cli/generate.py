@@ -39,6 +39,8 @@ def add_sampling_args(p: argparse.ArgumentParser):
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same images)")
     p.add_argument("--steps", type=int, default=30, help="sampling steps (more: finer, slower)")
     p.add_argument("--guidance", type=float, default=4.5, help="text guidance scale (0 = unguided)")
+    p.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                   help="guide only at noise levels sigma in [LO, HI] (unset: the model's default; 0 1: every step)")
     p.add_argument("--negative", default="", help="negative prompt: what to steer away from")
     p.add_argument("--sampler", default="dpm", choices=["dpm", "euler"], help="DPM-Solver++ (published) or flow Euler")
     p.add_argument("--size", default=None, help="WIDTHxHEIGHT, e.g. 512x512 (unset: the model's native size)")
@@ -131,8 +133,10 @@ def _generate(args, prompts, command: str, image_paths=None):
     out = pipe(fit_prompts(pipe, prompts, command), image=image, negative_prompt=args.negative,
                guidance_scale=args.guidance, image_guidance_scale=getattr(args, "image_guidance", 1.5),
                num_inference_steps=args.steps, num_images_per_prompt=args.num_images, height=height, width=width,
-               generator=torch.Generator().manual_seed(args.seed))
+               generator=torch.Generator().manual_seed(args.seed), guidance_interval=args.guidance_interval)
+    interval = args.guidance_interval or pipe.model.config.guidance_interval
     meta = {"negative_prompt": args.negative, "seed": args.seed, "steps": args.steps, "guidance": args.guidance,
+            "guidance_interval": list(interval) if interval else "every step",
             "sampler": args.sampler, "model": args.model, "width": out.images[0].width,
             "height": out.images[0].height, "software": "uniimage"}
     if image_paths is not None:

@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--guidance", type=float, default=4.5)
+    parser.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                        help="guide only at noise levels sigma in [LO, HI] (default: the model's; 0 1: every step)")
     parser.add_argument("--images-per-prompt", type=int, default=1)
     parser.add_argument("--image-size", type=int, default=SOURCE_IMAGE_SIZE, help="size of rendered input images")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if there is one)")
@@ -51,7 +53,8 @@ def run(args) -> int:
     pipe = UniImagePipeline.from_pretrained(args.model)
     move_to(pipe, args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     rows = evaluate(pipe, task=args.task, split=args.split, limit=args.limit, seed=args.seed, steps=args.steps,
-                    guidance=args.guidance, images_per_prompt=args.images_per_prompt, image_size=args.image_size)
+                    guidance=args.guidance, images_per_prompt=args.images_per_prompt, image_size=args.image_size,
+                    guidance_interval=args.guidance_interval)
     if args.out:
         write_results(args.out, rows)
         print(f"wrote {len(rows)} results to {args.out}", file=sys.stderr)

@@ -4,6 +4,12 @@ The CFG batch holds `num_groups` equal groups of rows, in this order:
   1 group : [cond]                                      -> c
   2 groups: [uncond, cond]                               -> u + g (c - u)
   3 groups: [uncond + black image, uncond + image, cond] -> u + s_img (u_img - u) + g (c - u_img)
+
+A guidance interval [lo, hi] (Kynkaenniemi et al. 2024, "Applying guidance in a limited interval improves
+sample and distribution quality in diffusion models") guides only the steps whose noise level sigma lies in
+it; the others take the conditional prediction c alone. Guidance at the highest noise levels, where the
+layout is decided, pushes towards what the condition has less of than the unconditional average (the demo
+draws an empty canvas for 7 of 12 "a photo of a star" at scale 4.5; uniimage/demo/README.md).
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ from __future__ import annotations
 import torch
 
 
-def guided_prediction(pred: torch.Tensor, num_groups: int, guidance_scale: float, image_guidance_scale: float) -> torch.Tensor:
-    if num_groups == 1:
-        return pred
+def guided_prediction(pred: torch.Tensor, num_groups: int, guidance_scale: float, image_guidance_scale: float,
+                      active: bool = True) -> torch.Tensor:
+    """`active` False (a step outside the guidance interval): the conditional rows alone."""
+    if num_groups == 1 or not active:
+        return pred.chunk(num_groups)[-1]
     if num_groups == 2:
         uncond, cond = pred.chunk(2)
         return uncond + guidance_scale * (cond - uncond)
@@ -32,3 +40,11 @@ def guidance_groups(has_images: bool, guidance_scale: float, image_guidance_scal
     if guidance_scale != 1:
         return [(False, images), (True, images)]
     return [(True, images)]
+
+
+def guided_steps(sigmas: list[float], interval) -> list[bool]:
+    """Per step, whether its noise level lies in the guidance interval (every step when there is none)."""
+    if interval is None:
+        return [True] * len(sigmas)
+    lo, hi = interval
+    return [lo <= s <= hi for s in sigmas]

@@ -29,13 +29,13 @@ from diffusers.image_processor import VaeImageProcessor
 from diffusers.utils import BaseOutput
 from PIL import Image
 
-from ..config import UniImageConfig
+from ..config import UniImageConfig, check_interval
 from ..errors import InputError
 from ..models.uniimage import UniImageModel
 from ..perf.buckets import DEFAULT_BUCKETS, bucket_size, pad_groups, pad_rows
 from ..utils.images import load_image
 from .condition_cache import ConditionCache, image_key, row_key, weights_fingerprint
-from .guidance import guidance_groups, guided_prediction
+from .guidance import guidance_groups, guided_prediction, guided_steps
 from .schedulers import load_sampler
 
 MAX_IMAGES_PER_PROMPT = 16
@@ -334,11 +334,15 @@ class UniImagePipeline(DiffusionPipeline):
         negative_prompt_attention_mask: torch.Tensor | None = None,
         callback_on_step_end_tensor_inputs: list[str] = ("latents",),
         return_dict: bool = True,
+        guidance_interval: tuple[float, float] | None = None,
     ) -> UniImagePipelineOutput:
         """Text (+ images) -> images. `prompt_embeds` etc. replace the MLLM pass (see `encode_conditions`);
         `latents` replace the seeded noise. `callback_on_step_end(pipe, i, t, kwargs)` gets the tensors named
         in `callback_on_step_end_tensor_inputs` (of `_callback_tensor_inputs`) and may return new `latents`;
-        it may also set `pipe._interrupt` (the remaining steps are skipped) or raise to stop sampling."""
+        it may also set `pipe._interrupt` (the remaining steps are skipped) or raise to stop sampling.
+        `guidance_interval` (lo, hi): guide only the steps whose noise level sigma is in [lo, hi] (guidance.py);
+        default: the model config's `guidance_interval` (None, every step, for the published model); (0, 1):
+        every step whatever the config says."""
         if output_type not in ("pil", "np", "pt", "latent"):
             raise InputError(f"output_type must be 'pil', 'np', 'pt' or 'latent', got {output_type!r}")
         bad = [k for k in callback_on_step_end_tensor_inputs if k not in self._callback_tensor_inputs]
@@ -347,6 +351,10 @@ class UniImagePipeline(DiffusionPipeline):
         if hasattr(callback_on_step_end, "tensor_inputs"):  # diffusers' PipelineCallback / MultiPipelineCallbacks
             callback_on_step_end_tensor_inputs = callback_on_step_end.tensor_inputs
         self._check_numbers(num_inference_steps, guidance_scale, image_guidance_scale, num_images_per_prompt)
+        try:
+            interval = check_interval(self.model.config.guidance_interval if guidance_interval is None else guidance_interval)
+        except ValueError as e:
+            raise InputError(str(e)) from None
         if latents is not None and height is None and width is None:
             f = self.model.config.vae_downsample_f
             height, width = latents.shape[-2] * f, latents.shape[-1] * f
@@ -386,6 +394,7 @@ class UniImagePipeline(DiffusionPipeline):
         timesteps = self.scheduler.timesteps
         sigmas = self.scheduler.sigmas  # indexed by Python ints below: never a device-to-host read
         self._num_timesteps = len(timesteps)
+        guided = guided_steps(sigmas[: len(timesteps)].tolist(), interval)  # sigmas live on the CPU: no sync
         with self._progress(progress, len(timesteps)) as bar:
             for i, t in enumerate(timesteps):
                 if self.interrupt:
@@ -393,7 +402,7 @@ class UniImagePipeline(DiffusionPipeline):
                 self._mark_graph_step()
                 model_input = torch.cat([latents] * groups).to(self.dtype)
                 velocity = self.model(model_input, t.expand(model_input.shape[0]), condition, mask).float()
-                velocity = guided_prediction(velocity, groups, guidance_scale, image_guidance_scale)
+                velocity = guided_prediction(velocity, groups, guidance_scale, image_guidance_scale, guided[i])
                 if callback_on_step_end is not None and "denoised" in callback_on_step_end_tensor_inputs:
                     # Flow matching: x_t = (1 - sigma) x0 + sigma noise and v = noise - x0, so x0 = x_t - sigma v.
                     # sigma stays where the scheduler keeps it (a 0-d CPU tensor works with a GPU tensor).

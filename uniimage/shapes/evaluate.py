@@ -60,11 +60,11 @@ def _images(output, expected: int) -> list:
     return images
 
 
-def run_t2i(pipe, split, limit, seed, steps, guidance, images_per_prompt) -> list[dict]:
+def run_t2i(pipe, split, limit, seed, steps, guidance, images_per_prompt, **sampling) -> list[dict]:
     rows = []
     for index, item in enumerate(t2i_items(limit, split, PROMPT_SEED, heldout_combinations())):
         output = pipe(item.prompt, num_inference_steps=steps, guidance_scale=guidance,
-                      num_images_per_prompt=images_per_prompt, generator=_generator(seed + index))
+                      num_images_per_prompt=images_per_prompt, generator=_generator(seed + index), **sampling)
         detections = [detect_objects(image) for image in _images(output, images_per_prompt)]
         verdicts = [judge_detections(found, item.metadata) for found in detections]
         factors = [factor_verdicts(found, item.metadata) for found in detections]
@@ -72,12 +72,12 @@ def run_t2i(pipe, split, limit, seed, steps, guidance, images_per_prompt) -> lis
     return rows
 
 
-def run_edit(pipe, split, limit, seed, steps, guidance, images_per_prompt, image_size) -> list[dict]:
+def run_edit(pipe, split, limit, seed, steps, guidance, images_per_prompt, image_size, **sampling) -> list[dict]:
     rows = []
     for index, item in enumerate(edit_items(limit, split, PROMPT_SEED, heldout_combinations())):
         source = render_scene(item.source, image_size)
         output = pipe(item.instruction, image=source, num_inference_steps=steps, guidance_scale=guidance,
-                      num_images_per_prompt=images_per_prompt, generator=_generator(seed + index))
+                      num_images_per_prompt=images_per_prompt, generator=_generator(seed + index), **sampling)
         verdicts = [judge_edit(image, item.target) for image in _images(output, images_per_prompt)]
         rows.append(_row("edit", item.kind, item.instruction, edit_metadata(item), verdicts))
     return rows
@@ -103,16 +103,18 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def evaluate(pipe, task="t2i", split="heldout", limit=None, seed=0, steps=20, guidance=4.5,
-             images_per_prompt=1, image_size=SOURCE_IMAGE_SIZE) -> list[dict]:
+             images_per_prompt=1, image_size=SOURCE_IMAGE_SIZE, guidance_interval=None) -> list[dict]:
+    """guidance_interval: (lo, hi) for the pipeline; None keeps the model's default."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     limit = DEFAULT_LIMIT[task] if limit is None else limit
     if limit < 1 or images_per_prompt < 1:
         raise ValueError("--limit and --images-per-prompt must be >= 1")
+    sampling = {} if guidance_interval is None else {"guidance_interval": tuple(guidance_interval)}
     if task == "t2i":
-        return run_t2i(pipe, split, limit, seed, steps, guidance, images_per_prompt)
+        return run_t2i(pipe, split, limit, seed, steps, guidance, images_per_prompt, **sampling)
     if task == "edit":
-        return run_edit(pipe, split, limit, seed, steps, guidance, images_per_prompt, image_size)
+        return run_edit(pipe, split, limit, seed, steps, guidance, images_per_prompt, image_size, **sampling)
     return run_vqa(pipe, split, limit, image_size)
 
 
