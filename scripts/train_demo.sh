@@ -41,6 +41,14 @@ fi
 if [ ! -f "$BASE/data-t2i/train_described.jsonl" ]; then  # stage 1b: the same scenes, fully described
   "$PY" -m uniimage.cli.demo_describe "$BASE/data-t2i/train.jsonl" "$BASE/data-t2i/train_described.jsonl"
 fi
+# v7: two-object scenes in reading order (the first-named object on the left; uniimage/demo/reading_order.py),
+# and their full descriptions, which name objects left to right.
+if [ ! -f "$BASE/data-t2i/train_ro_described.jsonl" ]; then
+  "$PY" -m uniimage.cli.demo_reading_order "$BASE/data-t2i/train.jsonl" "$BASE/data-t2i/train_ro.jsonl"
+  "$PY" -m uniimage.cli.demo_describe "$BASE/data-t2i/train_ro.jsonl" "$BASE/data-t2i/train_ro_described.jsonl"
+fi
+# The fresh DiT, rewritten every time (seconds, seeded): a base made before v7 lacks its sincos positions.
+"$PY" -m uniimage.cli.demo_stage0 sana --out "$BASE" --threads "$THREADS" > "$RUNS/stage0-sana.log" 2>&1
 # Stage 2/3 editing pairs: 8000 training-split edits at 64 px (stage 0 renders none).
 if [ ! -f "$BASE/data-edit/train.jsonl" ]; then
   nice -n 5 "$PY" -m uniimage.cli.shapes_data --out "$BASE/data-edit" --split train --n-t2i 0 --n-edit "${N_EDIT:-8000}" \
@@ -58,7 +66,8 @@ if [ ! -f "$BASE/slots/slots_report.json" ]; then
   tail -n 1 "$RUNS/slots.log"
 fi
 
-# v6 (shipped): stage 1 from the slot model (t2i_slots), then the joint stage with 30% edits (joint_edit: the
+# v7 (shipped; v6 the same on scenes drawn anywhere, no DiT positions, 2000 joint steps): stage 1 from the slot
+# model (t2i_slots), then the joint stage with 30% edits (joint_edit: the
 # MLLM's ladder layers, queries and connector learn with the DiT, LM rehearsal on stage 0's VQA rows). v5 was
 # t2i_pretrain t2i_joint joint_edit (joint_edit then from t2i_joint, 1500 steps). The v3 chain's t2i_continue,
 # edit_pretrain and finetune undid part of what stage 1 learnt (uniimage/demo/README.md). STAGES overrides the list.

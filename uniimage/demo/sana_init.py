@@ -28,7 +28,7 @@ def transformer_config(sizes: Sizes, latent_channels: int, latent_side: int) -> 
             "cross_attention_dim": d["num_cross_attention_heads"] * d["cross_attention_head_dim"],
             "caption_channels": d["caption_channels"], "mlp_ratio": 2.5, "dropout": 0.0, "attention_bias": False,
             "sample_size": latent_side, "patch_size": d["patch_size"], "norm_elementwise_affine": False,
-            "norm_eps": 1e-6, "interpolation_scale": None, "guidance_embeds": False, "qk_norm": None,
+            "norm_eps": 1e-6, "interpolation_scale": d.get("interpolation_scale"), "guidance_embeds": False, "qk_norm": None,
             "timestep_scale": 1.0}
 
 

@@ -31,9 +31,11 @@ DEMO = Sizes(
     vae_block_out=(16, 32, 64), vae_layers=(1, 1, 1),
     vae_block_types=("ResBlock", "ResBlock", "EfficientViTBlock"),
     latent_channels=8, vae_image=64,  # f4: 64 px -> 8 x 16 x 16 latent
-    # 6 blocks of width 160; patch 2 keeps the DiT at 8x8 = 64 tokens on the 16x16 latent.
+    # 6 blocks of width 160; patch 2 keeps the DiT at 8x8 = 64 tokens on the 16x16 latent. Sincos positions
+    # (SANA has none): with training scenes in reading order they let a token know it is left or right
+    # (demo README, "Reading order"); without the layout convention they changed nothing (same README).
     dit=dict(num_layers=6, num_attention_heads=5, attention_head_dim=32, num_cross_attention_heads=5,
-             cross_attention_head_dim=32, caption_channels=160, patch_size=2),
+             cross_attention_head_dim=32, caption_channels=160, patch_size=2, interpolation_scale=1),
 )
 
 TEST = Sizes(

@@ -1,0 +1,76 @@
+"""Two-object training scenes in reading order: the object a caption names first is drawn on the left.
+
+Why: the demo's DiT draws a two-object prompt as one of the two shapes twice (54 of 63 two-object failures
+of v6's stage 1). Each blob picks a shape on its own, and with the objects anywhere nothing tells the blob
+on the left that it is "the circle" rather than "the square". Laid out in reading order, the words' order
+says which blob is which, as the full descriptions (`describe.py`, left object first) already do. Scenes
+whose order a relation fixes ("a circle right of a square") are kept as drawn; the rest are mirrored
+left-right and re-rendered. A mirror that would show a held-out position triple drops the row instead,
+so the training split stays disjoint from the held-out one. Every shape is left-right symmetric.
+
+    python -m uniimage.cli.demo_reading_order SRC.jsonl DST.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PIL import Image
+
+from ..errors import ConfigError
+from ..shapes.heldout import heldout_combinations
+from ..shapes.prompts import caption_objects
+from ..shapes.render import render_scene
+from ..shapes.scene import Scene
+
+HORIZONTAL = ("left of", "right of")
+
+
+def needs_mirror(meta: dict, scene: Scene) -> bool:
+    """True if the first-named of two objects is right of the second and no left/right relation fixes it."""
+    named = caption_objects(meta)
+    if len(scene.objects) != 2 or len(named) != 2:
+        return False
+    if meta["tag"] == "position" and named[0]["position"][0] in HORIZONTAL:
+        return False
+    first = next(o for o in scene.objects if o.shape == named[0]["class"])
+    second = next(o for o in scene.objects if o is not first)
+    return first.center[0] > second.center[0]
+
+
+def mirrored(scene: Scene) -> Scene:
+    return Scene(tuple(o.replace(center=(1 - o.center[0], o.center[1])) for o in scene.objects), scene.background)
+
+
+def write_reading_order(src_jsonl, dst_jsonl, image_folder: str = "images/reading_order") -> dict:
+    """A copy of a ShapesEval t2i JSONL with two-object scenes in reading order. Mirrored images go to
+    `image_folder` beside DST (paths stay relative to the JSONL's folder, as the source's). -> counts."""
+    src, dst = Path(src_jsonl), Path(dst_jsonl)
+    if src.parent.resolve() != dst.parent.resolve():
+        raise ConfigError(f"reading order: {dst} must sit beside {src}, whose image paths it reuses")
+    held = heldout_combinations()
+    rows = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
+    (dst.parent / image_folder).mkdir(parents=True, exist_ok=True)
+    counts, out = {"kept": 0, "mirrored": 0, "dropped": 0}, []
+    for i, row in enumerate(rows):
+        meta = row.get("meta", {})
+        if "scene" not in meta or "tag" not in meta:
+            raise ConfigError(f"reading order: {src} row {i} has no ShapesEval scene metadata (meta.scene, meta.tag)")
+        scene = Scene.from_dict(meta["scene"])
+        if not needs_mirror(meta, scene):
+            out.append(row)
+            counts["kept"] += 1
+            continue
+        flipped = mirrored(scene)
+        if held.scene_touches(flipped.objects):
+            counts["dropped"] += 1
+            continue
+        with Image.open(src.parent / row["image"]) as image:
+            size = image.width
+        path = f"{image_folder}/{Path(row['image']).with_suffix('').as_posix().replace('/', '_')}.png"  # unique per source
+        render_scene(flipped, size).save(dst.parent / path)
+        out.append({**row, "image": path, "meta": {**meta, "scene": flipped.to_dict()}})
+        counts["mirrored"] += 1
+    dst.write_text("".join(json.dumps(row) + "\n" for row in out), encoding="utf-8")
+    return counts
