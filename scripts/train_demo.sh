@@ -59,7 +59,8 @@ fi
 # Stage 0b, query slots (uniimage/configs/demo/slots.yaml, about 15 min): the MLLM's query tokens learn to hold
 # the caption one object per token, so the DiT can read which colour goes with which shape. Only STAGE_ARGS_slots
 # reaches it: the shared STAGE_ARGS size the training stages (the GPU run's batch of 128 is not this stage's 64).
-if [ ! -f "$BASE/slots/slots_report.json" ]; then
+# A slot model made before v7 carries a DiT without positions: it is made again.
+if [ ! -f "$BASE/slots/slots_report.json" ] || ! grep -q '"interpolation_scale": 1' "$BASE/slots/sana/transformer/config.json"; then
   rm -rf "$BASE/slots"
   # shellcheck disable=SC2086
   nice -n 5 "$PY" -m uniimage.cli.demo_slots uniimage/configs/demo/slots.yaml ${STAGE_ARGS_slots:-} > "$RUNS/slots.log" 2>&1
