@@ -47,8 +47,10 @@ if [ ! -f "$BASE/data-t2i/train_ro_described.jsonl" ]; then
   "$PY" -m uniimage.cli.demo_reading_order "$BASE/data-t2i/train.jsonl" "$BASE/data-t2i/train_ro.jsonl"
   "$PY" -m uniimage.cli.demo_describe "$BASE/data-t2i/train_ro.jsonl" "$BASE/data-t2i/train_ro_described.jsonl"
 fi
-# The fresh DiT, rewritten every time (seconds, seeded): a base made before v7 lacks its sincos positions.
-"$PY" -m uniimage.cli.demo_stage0 sana --out "$BASE" --threads "$THREADS" > "$RUNS/stage0-sana.log" 2>&1
+# A SANA base made before v7 lacks the DiT's sincos positions: its fresh DiT is written again (seconds, seeded).
+if ! grep -q '"interpolation_scale": 1' "$BASE/sana/transformer/config.json"; then
+  "$PY" -m uniimage.cli.demo_stage0 sana --out "$BASE" --threads "$THREADS" > "$RUNS/stage0-sana.log" 2>&1
+fi
 # Stage 2/3 editing pairs: 8000 training-split edits at 64 px (stage 0 renders none).
 if [ ! -f "$BASE/data-edit/train.jsonl" ]; then
   nice -n 5 "$PY" -m uniimage.cli.shapes_data --out "$BASE/data-edit" --split train --n-t2i 0 --n-edit "${N_EDIT:-8000}" \
