@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from uniimage.demo.slots import NONE, ROLES, SlotHeads, batch_targets, lr_factor, slot_targets, train_slots
+from uniimage.demo.slots import NONE, ROLES, SIDES, SlotHeads, batch_targets, lr_factor, slot_targets, train_slots
 from uniimage.errors import ConfigError
 from uniimage.shapes.vocab import COLORS, RELATIONS, SHAPES
 
@@ -29,6 +29,23 @@ def test_targets_follow_the_caption_order():
 
     counting = slot_targets({"tag": "counting", "include": [{"class": "triangle", "count": 3}]})
     assert counting["count"] == [3, 0, 0] and counting["shape"][1] == NONE["shape"]
+
+
+def test_sides_name_where_each_object_is_drawn():
+    below = {"tag": "position", "include": [{"class": "square", "count": 1},
+                                            {"class": "triangle", "count": 1, "position": ["below", 0]}]}
+    assert "side" not in slot_targets(below)  # only when asked for
+    # "a triangle below a square": the triangle (named first) at the bottom, the square on top
+    assert slot_targets(below, sides=True)["side"] == [SIDES.index("bottom"), SIDES.index("top"), NONE["side"]]
+    right = {"tag": "position", "include": [{"class": "star", "count": 1},
+                                            {"class": "circle", "count": 1, "position": ["right of", 0]}]}
+    assert slot_targets(right, sides=True)["side"][:2] == [SIDES.index("right"), SIDES.index("left")]
+    # no relation: the reading order of the stage-1 scenes, first named on the left
+    pair = {"tag": "two_object", "include": [{"class": "square", "count": 1}, {"class": "star", "count": 1}]}
+    assert slot_targets(pair, sides=True)["side"][:2] == [SIDES.index("left"), SIDES.index("right")]
+    one = {"tag": "counting", "include": [{"class": "triangle", "count": 3}]}
+    assert slot_targets(one, sides=True)["side"] == [NONE["side"]] * ROLES
+    assert batch_targets([{"meta": below}, {"meta": one}], sides=True)["side"].tolist() == [[3, 2, 4], [4, 4, 4]]
 
 
 def test_heads_learn_planted_slots_and_score_only_real_targets():
@@ -104,6 +121,16 @@ def test_a_few_steps_save_a_model_whose_queries_and_layers_moved(bases, demo_dat
             assert torch.equal(a, b), name
     for a, b in zip(trained.mllm.model.visual.parameters(), fresh.mllm.model.visual.parameters()):
         assert torch.equal(a, b)
+
+
+def test_the_cli_trains_sides_heads_and_records_it(bases, demo_data, tmp_path):
+    from uniimage.cli.demo_slots import main
+
+    _config(bases[0], tmp_path, demo_data / "train.jsonl")  # writes tmp_path / slots.yaml
+    # the flag may come after the config, among the overrides
+    assert main([str(tmp_path / "slots.yaml"), "max_steps=2", "--sides", f"output_dir={tmp_path / 'sides'}"]) == 0
+    report = json.loads((tmp_path / "sides" / "slots_report.json").read_text())
+    assert report["sides"] is True and "side" in report["log"][-1]["accuracy"]
 
 
 def test_the_schedule_warms_up_then_falls_to_the_floor():

@@ -46,6 +46,31 @@ def test_generation_other_size_and_extras(client):
     assert decode_b64_png(r.json()["data"][0]["b64_json"]).size == (w, h)
 
 
+def test_guidance_interval_per_request(client, pipe):
+    plain = generate(client, seed=3).json()["data"][0]["b64_json"]
+    # (0, 1) covers every step: plain CFG, the same image
+    assert generate(client, seed=3, guidance_interval=[0, 1]).json()["data"][0]["b64_json"] == plain
+    # guidance only at the least noisy steps: the noisy ones take the conditional prediction alone
+    late = generate(client, seed=3, guidance_interval=[0.0, 0.5])
+    assert late.status_code == 200, late.text
+    assert late.json()["data"][0]["b64_json"] != plain
+    files = [("image", ("a.png", png_bytes(), "image/png"))]
+    data = {"prompt": "make it blue", "steps": str(STEPS), "seed": "5", "guidance_interval": "0,0.5"}
+    assert client.post("/v1/images/edits", data=data, files=files).status_code == 200
+
+
+def test_a_request_without_an_interval_gets_the_models_default(client, pipe):
+    service = client.app.state.service
+    assert service.default_guidance_interval is None  # the published behaviour: guidance at every step
+    guided = generate(client, seed=4, guidance_interval=[0.0, 0.5]).json()["data"][0]["b64_json"]
+    pipe.model.config.guidance_interval = (0.0, 0.5)
+    try:
+        assert service.default_guidance_interval == (0.0, 0.5)
+        assert generate(client, seed=4).json()["data"][0]["b64_json"] == guided
+    finally:
+        pipe.model.config.guidance_interval = None
+
+
 def test_edit_with_several_image_parts(client, pipe):
     files = [("image", ("a.png", png_bytes(), "image/png")), ("image[]", ("b.png", png_bytes((20, 20)), "image/png"))]
     data = {"prompt": "make it blue", "steps": str(STEPS), "seed": "5", "image_guidance_scale": "1.2", "n": "2"}

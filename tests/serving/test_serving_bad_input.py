@@ -51,6 +51,10 @@ def client(make_app):
         ({"prompt": "x", "steps": 100000}, 400, ["steps", "max_steps"]),
         ({"prompt": "x", "guidance_scale": -3}, 400, ["guidance_scale"]),
         ({"prompt": "x", "seed": 2**70}, 400, ["seed"]),
+        ({"prompt": "x", "guidance_interval": [0.8, 0.2]}, 400, ["guidance_interval", "lo < hi"]),
+        ({"prompt": "x", "guidance_interval": [0, 1.5]}, 400, ["guidance_interval", "hi <= 1"]),
+        ({"prompt": "x", "guidance_interval": [0.5]}, 400, ["guidance_interval", "two numbers"]),
+        ({"prompt": "x", "guidance_interval": "0,1"}, 400, ["guidance_interval"]),
     ],
 )
 def test_generation_field_errors(client, body, status, words):
@@ -114,6 +118,8 @@ def test_edit_field_errors(client):
     assert_error(edit(client, one, response_format="link"), 400, "response_format")
     assert_error(edit(client, one, stream="maybe"), 400, "'stream' must be true or false")
     assert_error(edit(client, one, colour="red"), 400, "unknown field 'colour'")
+    assert_error(edit(client, one, guidance_interval="low,high"), 400, "'guidance_interval' must be two numbers")
+    assert_error(edit(client, one, guidance_interval="0.9,0.1"), 400, "guidance_interval", "lo < hi")
     r = client.post("/v1/images/edits", data={"steps": "2"}, files=one)
     assert_error(r, 400, "prompt", "required")
 

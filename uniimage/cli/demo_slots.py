@@ -1,6 +1,6 @@
 """Demo stage 0b: train the tiny MLLM's query tokens to hold one object each (uniimage/demo/slots.py):
 
-    python -m uniimage.cli.demo_slots uniimage/configs/demo/slots.yaml [key=value ...]
+    python -m uniimage.cli.demo_slots uniimage/configs/demo/slots.yaml [--sides] [key=value ...]
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m uniimage.cli.demo_slots", description=__doc__.splitlines()[0])
     p.add_argument("config", help="the slot stage's config (uniimage/configs/demo/slots.yaml): output_dir is the new "
                                   "model folder, data the prompts, rehearsal the VQA rows")
+    p.add_argument("--sides", action="store_true", help="object tokens also learn the side of the picture their "
+                                                             "object is on (left, right, top, bottom)")
     p.add_argument("overrides", nargs="*", help="dotted key=value overrides, as for `uniimage train`")
-    a = p.parse_args(argv)
+    a = p.parse_intermixed_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    report = train_slots(load_config(a.config, a.overrides))
+    report = train_slots(load_config(a.config, a.overrides), sides=a.sides)
     print(json.dumps(report["log"][-1]))
     return 0
 

@@ -39,27 +39,45 @@ CLASSES = {"shape": len(SHAPES) + 1, "colour": len(COLORS) + 1, "count": 11, "re
 NONE = {"shape": len(SHAPES), "colour": len(COLORS), "count": 0, "relation": len(RELATIONS)}
 ROLES = 3  # query q holds object 0, object 1 or the relation, by q % 3
 
+# Optional (`--sides`): each object token also holds the side of the picture its object is on, so the DiT
+# can place it by matching a patch's position against one token instead of combining the relation token
+# with two object tokens (never read: demo README, "Read the relation"). A relation gives both sides; two
+# objects with no relation follow the reading order of the stage-1 scenes (first named on the left).
+SIDES = ("left", "right", "top", "bottom")
+SIDE_OF = {"left of": ("left", "right"), "right of": ("right", "left"), "above": ("top", "bottom"),
+           "below": ("bottom", "top")}
+CLASSES_WITH_SIDES = {**CLASSES, "side": len(SIDES) + 1}
+NONE["side"] = len(SIDES)
 
-def slot_targets(meta: dict) -> dict[str, list[int]]:
+
+def kinds(sides: bool) -> dict[str, int]:
+    """Attribute -> class count for a slot stage with or without the side attribute."""
+    return CLASSES_WITH_SIDES if sides else CLASSES
+
+
+def slot_targets(meta: dict, sides: bool = False) -> dict[str, list[int]]:
     """Per role (object 0, object 1, relation): class index of each attribute it must hold."""
     objects = caption_objects(meta)[:2]
-    rows = {k: [NONE[k]] * ROLES for k in CLASSES}
+    rows = {k: [NONE[k]] * ROLES for k in kinds(sides)}
     for i, obj in enumerate(objects):
         rows["shape"][i] = SHAPES.index(obj["class"])
         rows["colour"][i] = list(COLORS).index(obj["color"]) if "color" in obj else NONE["colour"]
         rows["count"][i] = int(obj.get("count", 1))
     if len(objects) == 2 and "position" in objects[0]:
         rows["relation"][2] = RELATIONS.index(objects[0]["position"][0])
+    if sides and len(objects) == 2:
+        pair = SIDE_OF[objects[0]["position"][0]] if "position" in objects[0] else ("left", "right")
+        rows["side"][:2] = [SIDES.index(side) for side in pair]
     return rows
 
 
 class SlotHeads(nn.Module):
     """Linear read-outs of the query states (normed per depth), shared across depths and roles."""
 
-    def __init__(self, hidden: int):
+    def __init__(self, hidden: int, classes: dict[str, int] = CLASSES):
         super().__init__()
         self.norm = nn.LayerNorm(hidden, elementwise_affine=False)
-        self.heads = nn.ModuleDict({k: nn.Linear(hidden, n) for k, n in CLASSES.items()})
+        self.heads = nn.ModuleDict({k: nn.Linear(hidden, n) for k, n in classes.items()})
 
     def loss(self, states: torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tensor:
         """states [K, B, N, H]; targets[k] [B, ROLES]. Mean cross-entropy over depths, tokens, attributes."""
@@ -100,9 +118,9 @@ def read_rows(path: Path, batch: int) -> list[dict]:
     return rows
 
 
-def batch_targets(rows: list[dict]) -> dict[str, torch.Tensor]:
-    per = [slot_targets(r["meta"]) for r in rows]
-    return {k: torch.tensor([p[k] for p in per]) for k in CLASSES}
+def batch_targets(rows: list[dict], sides: bool = False) -> dict[str, torch.Tensor]:
+    per = [slot_targets(r["meta"], sides) for r in rows]
+    return {k: torch.tensor([p[k] for p in per]) for k in kinds(sides)}
 
 
 def lr_factor(step: int, steps: int, warmup: int, floor: float) -> float:
@@ -119,9 +137,10 @@ def slot_data(config) -> Path:
     return Path(sets[0]["path"])
 
 
-def train_slots(config, log_every: int = 50, device: str | None = None) -> dict:
+def train_slots(config, log_every: int = 50, device: str | None = None, sides: bool = False) -> dict:
     """Stage 0b from the model `config.model` builds; saves the whole model (random DiT included) to
-    `config.output_dir`. `config` is a TrainConfig (`load_config`). device: default cuda when there is one."""
+    `config.output_dir`. `config` is a TrainConfig (`load_config`). device: default cuda when there is one.
+    sides: object tokens also learn which side of the picture their object is on (SIDES)."""
     from ..checkpoint.pretrained import save_pretrained
     from ..training.model_source import load_model
     from ..training.rehearsal import RehearsalData, lm_loss, next_lm_inputs
@@ -140,7 +159,7 @@ def train_slots(config, log_every: int = 50, device: str | None = None) -> dict:
     model.to(device).requires_grad_(False)
     model.text_model.layers.requires_grad_(True)  # the vision tower, vocabulary and head stay as stage 0 made them
     model.queries.requires_grad_(True)
-    heads = SlotHeads(model.queries.shape[1]).to(device)
+    heads = SlotHeads(model.queries.shape[1], kinds(sides)).to(device)
     params = [p for p in model.parameters() if p.requires_grad] + list(heads.parameters())
     optim = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     warmup = config.optim.warmup_steps
@@ -151,7 +170,7 @@ def train_slots(config, log_every: int = 50, device: str | None = None) -> dict:
         picked = rng.sample(rows, batch)
         inputs = processor.generation_inputs([r["caption"] for r in picked], [[] for _ in picked]).to(device)
         states, _ = model.ladder_states(inputs.input_ids, inputs.attention_mask)
-        targets = {k: v.to(device) for k, v in batch_targets(picked).items()}
+        targets = {k: v.to(device) for k, v in batch_targets(picked, sides).items()}
         slot = heads.loss(states, targets)
         lm = torch.zeros((), device=device)
         if rehearsal:
@@ -167,6 +186,6 @@ def train_slots(config, log_every: int = 50, device: str | None = None) -> dict:
     model.eval().requires_grad_(False).to("cpu")
     save_pretrained(model, components, out)
     report = {"steps": steps, "batch": batch, "lr": lr, "rehearsal_batch": rehearsal.batch_size if rehearsal else 0,
-              "seed": seed, "log": log}
+              "seed": seed, "sides": sides, "log": log}
     (out / "slots_report.json").write_text(json.dumps(report, indent=1))
     return report

@@ -48,7 +48,7 @@ health_router = APIRouter()
 def _image_job(service: Service, body, opts: oi.ImageOptions, images=None, on_partial=None) -> Job:
     return service.image_job(
         body.prompt, n=body.n, size=body.size, negative_prompt=body.negative_prompt, seed=body.seed,
-        steps=opts.steps, guidance_scale=body.guidance_scale, images=images,
+        steps=opts.steps, guidance_scale=body.guidance_scale, guidance_interval=body.guidance_interval, images=images,
         image_guidance_scale=getattr(body, "image_guidance_scale", None),
         partial_images=opts.partial_images, on_partial=on_partial,
     )
@@ -130,6 +130,7 @@ async def generations(body: GenerationRequest, request: Request):
 _INT_FIELDS = {"n", "output_compression", "partial_images", "seed", "steps", "frame_count", "frame_duration_ms"}
 _FLOAT_FIELDS = {"guidance_scale", "image_guidance_scale"}
 _BOOL_FIELDS = {"stream"}
+_PAIR_FIELDS = {"guidance_interval"}  # "lo,hi" (or "[lo, hi]")
 _IMAGE_FIELDS = ("image", "image[]")
 
 
@@ -142,6 +143,11 @@ def _form_value(key: str, value: str):
     except ValueError:
         kind = "an integer" if key in _INT_FIELDS else "a number"
         raise LimitError(f"'{key}' must be {kind}, got {value[:40]!r}", param=key) from None
+    if key in _PAIR_FIELDS:
+        try:
+            return [float(v) for v in value.strip().strip("[]").split(",")]
+        except ValueError:
+            raise LimitError(f"'{key}' must be two numbers 'lo,hi', got {value[:40]!r}", param=key) from None
     if key in _BOOL_FIELDS:
         if value.lower() not in ("true", "false", "1", "0"):
             raise LimitError(f"'{key}' must be true or false, got {value[:40]!r}", param=key)

@@ -87,6 +87,16 @@ def check_guidance(value: float, limits: Limits, param: str) -> float:
     return float(value)
 
 
+def check_guidance_interval(value) -> tuple[float, float] | None:
+    """None (the model's default) or [lo, hi] with 0 <= lo < hi <= 1: guide only at noise levels sigma in it."""
+    from ..config import check_interval
+
+    try:
+        return check_interval(value)
+    except ValueError as e:
+        raise LimitError(f"'guidance_interval' {str(e).removeprefix('guidance_interval ')}", param="guidance_interval") from None
+
+
 def parse_size(size: str | None, limits: Limits) -> tuple[int, int]:
     """'WxH' -> (height, width); only sizes in `limits.sizes` are served. None means native size."""
     if size is None or size == "auto":

@@ -24,6 +24,7 @@ class ImageWork:
     steps: int
     guidance_scale: float
     seed: int
+    guidance_interval: Optional[tuple[float, float]] = None  # None: the model config's default
     images: Optional[list[Image.Image]] = None  # edit inputs; None for text-to-image
     image_guidance_scale: float = 1.5
     partial_steps: tuple[int, ...] = ()  # 0-based steps after which to send a preview
@@ -37,7 +38,7 @@ class ImageWork:
         """
         if self.images is not None:
             return None
-        return ("generate", self.steps, self.height, self.width, self.guidance_scale, self.n)
+        return ("generate", self.steps, self.height, self.width, self.guidance_scale, self.guidance_interval, self.n)
 
 
 @dataclass
@@ -89,6 +90,7 @@ def run_images(pipe) -> Callable[[list[Job]], list[list[Image.Image]]]:
             image=images,
             negative_prompt=[w.negative_prompt for w in works],
             guidance_scale=first.guidance_scale,
+            guidance_interval=first.guidance_interval,
             image_guidance_scale=first.image_guidance_scale,
             num_inference_steps=first.steps,
             num_images_per_prompt=first.n,

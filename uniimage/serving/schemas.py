@@ -39,6 +39,8 @@ class ImageOptionFields(BaseModel):
     seed: Optional[StrictInt] = Field(None, description="omit (or -1) for a random seed; the response says which")
     steps: Optional[StrictInt] = Field(None, description="sampling steps; overrides 'quality'")
     guidance_scale: Optional[float] = None
+    guidance_interval: Optional[list[float]] = Field(
+        None, description="[lo, hi]: guide only at noise levels sigma in it (1 = pure noise); omit for the model's default")
 
 
 class GenerationRequest(ImageOptionFields):

@@ -46,6 +46,7 @@ class Service:
         seed: Optional[int] = None,
         steps: Optional[int] = None,
         guidance_scale: Optional[float] = None,
+        guidance_interval: Optional[tuple[float, float]] = None,
         images: Optional[list[Image.Image]] = None,
         image_guidance_scale: Optional[float] = None,
         partial_images: int = 0,
@@ -61,6 +62,7 @@ class Service:
             width=width,
             steps=L.check_steps(default_steps(lim) if steps is None else steps, lim),
             guidance_scale=L.check_guidance(4.5 if guidance_scale is None else guidance_scale, lim, "guidance_scale"),
+            guidance_interval=L.check_guidance_interval(guidance_interval),
             seed=self.pick_seed(seed),
             images=images,
             image_guidance_scale=L.check_guidance(
@@ -110,6 +112,12 @@ class Service:
         if total > cap:
             raise L.LimitError(f"the conversation is {total} characters, over the limit of {cap}", param="messages")
         return history
+
+    @property
+    def default_guidance_interval(self) -> Optional[tuple[float, float]]:
+        """The interval a request without one gets: the model config's (None: guidance at every step)."""
+        interval = self.pipe.model.config.guidance_interval
+        return None if interval is None else tuple(interval)
 
     @staticmethod
     def pick_seed(seed: Optional[int]) -> int:

@@ -156,7 +156,12 @@ def _sampling_controls(service: Service, edit: bool):
     with gr.Row():
         count = gr.Slider(1, min(4, lim.max_n), value=1, step=1, label="Number of images")
         size = gr.Dropdown(list(lim.sizes), value=lim.sizes[0], label="Size")
-    return steps, guidance, image_guidance, count, size
+    lo, hi = service.default_guidance_interval or (0.0, 1.0)
+    with gr.Accordion("Guidance interval (noise level sigma, 1 = pure noise)", open=False):
+        with gr.Row():  # text guidance applies only to steps with lo <= sigma <= hi
+            interval = (gr.Slider(0.0, 1.0, value=lo, step=0.05, label="Guide from sigma"),
+                        gr.Slider(0.0, 1.0, value=hi, step=0.05, label="to sigma"))
+    return steps, guidance, image_guidance, count, size, interval
 
 
 def _outputs(prefix: str):
@@ -173,21 +178,21 @@ def _generate_tab(service: Service, running: Running):
         preset = gr.Dropdown(list(NEGATIVE_PRESETS), value="low quality", label="Negative preset")
         extra = gr.Textbox(label="Extra negative prompt", max_length=service.limits.max_prompt_chars)
     seed, randomize = _seed_controls(service)
-    steps, guidance, _, count, size = _sampling_controls(service, edit=False)
+    steps, guidance, _, count, size, (lo, hi) = _sampling_controls(service, edit=False)
     with gr.Row():
         button = gr.Button("Generate", variant="primary", elem_id="gen-button")
         cancel_slot = gr.Column(scale=0, min_width=120)
     gallery, used, status = _outputs("gen")
 
-    def generate(prompt, preset, extra, seed, randomize, steps, guidance, count, size, request: gr.Request):
+    def generate(prompt, preset, extra, seed, randomize, steps, guidance, count, size, lo, hi, request: gr.Request):
         make = lambda on_partial: service.image_job(  # noqa: E731
             prompt, n=int(count), size=size, negative_prompt=_negative(preset, extra),
             seed=None if randomize else int(seed or 0), steps=int(steps), guidance_scale=float(guidance),
-            partial_images=PREVIEWS, on_partial=on_partial,
+            guidance_interval=(float(lo), float(hi)), partial_images=PREVIEWS, on_partial=on_partial,
         )
         yield from _stream_image_job(service, make, request.session_hash, running)
 
-    inputs = [prompt, preset, extra, seed, randomize, steps, guidance, count, size]
+    inputs = [prompt, preset, extra, seed, randomize, steps, guidance, count, size, lo, hi]
     events = [button.click(generate, inputs, [gallery, used, status]), prompt.submit(generate, inputs, [gallery, used, status])]
     with cancel_slot:
         _cancel_button("gen", running, events)
@@ -198,26 +203,26 @@ def _edit_tab(service: Service, running: Running):
                          interactive=True, file_types=["image"], columns=4, elem_id="edit-inputs")
     prompt = gr.Textbox(label="Instruction", lines=2, max_length=service.limits.max_prompt_chars, elem_id="edit-prompt")
     seed, randomize = _seed_controls(service)
-    steps, guidance, image_guidance, count, size = _sampling_controls(service, edit=True)
+    steps, guidance, image_guidance, count, size, (lo, hi) = _sampling_controls(service, edit=True)
     with gr.Row():
         button = gr.Button("Edit", variant="primary", elem_id="edit-button")
         cancel_slot = gr.Column(scale=0, min_width=120)
     gallery, used, status = _outputs("edit")
 
-    def edit(items, prompt, seed, randomize, steps, guidance, image_guidance, count, size, request: gr.Request):
+    def edit(items, prompt, seed, randomize, steps, guidance, image_guidance, count, size, lo, hi, request: gr.Request):
         def make(on_partial):
             paths = _gallery_paths(items)
             check_image_count(len(paths), service.limits)
             images = [_read_upload(p, service) for p in paths]
             return service.image_job(
                 prompt, n=int(count), size=size, seed=None if randomize else int(seed or 0), steps=int(steps),
-                guidance_scale=float(guidance), images=images, image_guidance_scale=float(image_guidance),
-                partial_images=PREVIEWS, on_partial=on_partial,
+                guidance_scale=float(guidance), guidance_interval=(float(lo), float(hi)), images=images,
+                image_guidance_scale=float(image_guidance), partial_images=PREVIEWS, on_partial=on_partial,
             )
 
         yield from _stream_image_job(service, make, request.session_hash, running)
 
-    event = button.click(edit, [sources, prompt, seed, randomize, steps, guidance, image_guidance, count, size],
+    event = button.click(edit, [sources, prompt, seed, randomize, steps, guidance, image_guidance, count, size, lo, hi],
                          [gallery, used, status])
     with cancel_slot:
         _cancel_button("edit", running, [event])
