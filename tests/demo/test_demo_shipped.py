@@ -99,6 +99,27 @@ def test_scores_far_above_chance_on_heldout_prompts(pipe, items):
     assert score >= max(2 * base, SCORE_FLOOR), f"held-out t2i accuracy {score:.3f} vs chance {base:.3f}"
 
 
+# Floors under the shipped model's acceptance figures (issue 13), set between v3 (t2i 0.383, VQA 0.59) and what
+# the shipped model measures, so a retrained demo that falls back to v3's level fails here. The targets
+# themselves (0.80 / 0.90) are not met yet (demo README); these are regression floors, not the targets.
+T2I_TRAIN_FLOOR = 0.5   # v7, `uniimage eval shapes --split train --task t2i --limit 60 --seed 0`: 0.667
+VQA_TRAIN_FLOOR = 0.65  # v7, `--task vqa --split train --limit 100`: 0.70
+
+
+def test_draws_training_split_prompts_above_the_floor(pipe):
+    from uniimage.shapes.evaluate import evaluate, summarise
+
+    summary = summarise(evaluate(pipe, task="t2i", split="train", limit=60, seed=0))
+    assert summary["overall"] >= T2I_TRAIN_FLOOR, summary
+
+
+def test_answers_training_split_questions_above_the_floor(pipe):
+    from uniimage.shapes.evaluate import evaluate, summarise
+
+    summary = summarise(evaluate(pipe, task="vqa", split="train", limit=100))
+    assert summary["overall"] >= VQA_TRAIN_FLOOR, summary
+
+
 def readme_prompt() -> str:
     """The prompt of the README's first command (the one every new user runs)."""
     import re
