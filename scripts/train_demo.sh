@@ -61,11 +61,13 @@ fi
 # Stage 0b, query slots (uniimage/configs/demo/slots.yaml, about 15 min): the MLLM's query tokens learn to hold
 # the caption one object per token, so the DiT can read which colour goes with which shape. Only STAGE_ARGS_slots
 # reaches it: the shared STAGE_ARGS size the training stages (the GPU run's batch of 128 is not this stage's 64).
-# A slot model made before v7 carries a DiT without positions: it is made again.
-if [ ! -f "$BASE/slots/slots_report.json" ] || ! grep -q '"interpolation_scale": 1' "$BASE/slots/sana/transformer/config.json"; then
+# v8: each object token also learns the side of the picture its object is on (--sides). A slot model made before
+# v8 (no sides) or v7 (a DiT without positions) is made again.
+if ! grep -q '"sides": true' "$BASE/slots/slots_report.json" 2>/dev/null \
+   || ! grep -q '"interpolation_scale": 1' "$BASE/slots/sana/transformer/config.json"; then
   rm -rf "$BASE/slots"
   # shellcheck disable=SC2086
-  nice -n 5 "$PY" -m uniimage.cli.demo_slots uniimage/configs/demo/slots.yaml ${STAGE_ARGS_slots:-} > "$RUNS/slots.log" 2>&1
+  nice -n 5 "$PY" -m uniimage.cli.demo_slots uniimage/configs/demo/slots.yaml --sides ${STAGE_ARGS_slots:-} > "$RUNS/slots.log" 2>&1
   tail -n 1 "$RUNS/slots.log"
 fi
 
