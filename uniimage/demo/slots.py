@@ -33,12 +33,6 @@ from ..shapes.vocab import COLORS, RELATIONS, SHAPES
 
 logger = logging.getLogger("uniimage.demo")
 
-# Classes per attribute, and the class that means "none" (no such object, no colour named, no relation):
-# the last one, except for count, where a missing object counts 0.
-CLASSES = {"shape": len(SHAPES) + 1, "colour": len(COLORS) + 1, "count": 11, "relation": len(RELATIONS) + 1}
-NONE = {"shape": len(SHAPES), "colour": len(COLORS), "count": 0, "relation": len(RELATIONS)}
-ROLES = 3  # query q holds object 0, object 1 or the relation, by q % 3
-
 # Optional (`--sides`): each object token also holds the side of the picture its object is on, so the DiT
 # can place it by matching a patch's position against one token instead of combining the relation token
 # with two object tokens (never read: demo README, "Read the relation"). A relation gives both sides; two
@@ -46,8 +40,13 @@ ROLES = 3  # query q holds object 0, object 1 or the relation, by q % 3
 SIDES = ("left", "right", "top", "bottom")
 SIDE_OF = {"left of": ("left", "right"), "right of": ("right", "left"), "above": ("top", "bottom"),
            "below": ("bottom", "top")}
+
+# Classes per attribute, and the class that means "none" (no such object, no colour named, no relation):
+# the last one, except for count, where a missing object counts 0.
+CLASSES = {"shape": len(SHAPES) + 1, "colour": len(COLORS) + 1, "count": 11, "relation": len(RELATIONS) + 1}
 CLASSES_WITH_SIDES = {**CLASSES, "side": len(SIDES) + 1}
-NONE["side"] = len(SIDES)
+NONE = {"shape": len(SHAPES), "colour": len(COLORS), "count": 0, "relation": len(RELATIONS), "side": len(SIDES)}
+ROLES = 3  # query q holds object 0, object 1 or the relation, by q % 3
 
 
 def kinds(sides: bool) -> dict[str, int]:
