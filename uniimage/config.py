@@ -25,16 +25,17 @@ REQUIRED_FIELDS = ("mllm_id", "diffusion_model_id", "num_metaqueries", "input_si
 LadderSpec = Union[str, list]
 
 
-def check_interval(interval) -> tuple[float, float] | None:
-    """None, or (lo, hi) with 0 <= lo < hi <= 1 in sigma (1: pure noise); anything else is refused by name."""
+def check_interval(interval, name: str = "guidance_interval") -> tuple[float, float] | None:
+    """None, or (lo, hi) with 0 <= lo < hi <= 1 in sigma (1: pure noise); anything else is refused, the message
+    naming the setting as `name` (the HTTP API and the config call it differently)."""
     if interval is None:
         return None
     try:
         lo, hi = (float(x) for x in interval)
     except (TypeError, ValueError):
-        raise ValueError(f"guidance_interval must be two numbers (lo, hi), got {interval!r}") from None
+        raise ValueError(f"{name} must be two numbers (lo, hi), got {interval!r}") from None
     if not 0.0 <= lo < hi <= 1.0:
-        raise ValueError(f"guidance_interval must satisfy 0 <= lo < hi <= 1 (noise levels sigma), got ({lo}, {hi})")
+        raise ValueError(f"{name} must satisfy 0 <= lo < hi <= 1 (noise levels sigma), got ({lo}, {hi})")
     return lo, hi
 
 

@@ -42,7 +42,8 @@ class GroundTruthPipe:
         }
         self.calls = []
 
-    def __call__(self, prompt, image=None, num_inference_steps=None, guidance_scale=None, num_images_per_prompt=1, generator=None):
+    def __call__(self, prompt, image=None, num_inference_steps=None, guidance_scale=None, num_images_per_prompt=1, generator=None,
+                 guidance_interval=None):
         self.calls.append((prompt, num_inference_steps, guidance_scale, num_images_per_prompt, generator.initial_seed()))
         scene = self.scenes[prompt if image is None else (prompt, image.tobytes())]
         return _Output([render_scene(scene, 96)] * num_images_per_prompt)
@@ -144,4 +145,4 @@ def test_a_guidance_interval_reaches_every_call_and_none_leaves_the_models_defau
     shapes_eval.evaluate(pipe, task="edit", split="train", limit=2, guidance_interval=[0, 0.8])
     assert [k["guidance_interval"] for k in pipe.kwargs] == [(0, 0.8)] * 5
     shapes_eval.evaluate(pipe, task="t2i", split="train", limit=2)
-    assert all("guidance_interval" not in k for k in pipe.kwargs[5:]) and len(pipe.kwargs) == 7
+    assert [k["guidance_interval"] for k in pipe.kwargs[5:]] == [None, None]  # the pipeline then uses the config's

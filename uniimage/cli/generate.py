@@ -134,7 +134,7 @@ def _generate(args, prompts, command: str, image_paths=None):
                guidance_scale=args.guidance, image_guidance_scale=getattr(args, "image_guidance", 1.5),
                num_inference_steps=args.steps, num_images_per_prompt=args.num_images, height=height, width=width,
                generator=torch.Generator().manual_seed(args.seed), guidance_interval=args.guidance_interval)
-    interval = args.guidance_interval or pipe.model.config.guidance_interval
+    interval = pipe.resolve_guidance_interval(args.guidance_interval)
     meta = {"negative_prompt": args.negative, "seed": args.seed, "steps": args.steps, "guidance": args.guidance,
             "guidance_interval": list(interval) if interval else "every step",
             "sampler": args.sampler, "model": args.model, "width": out.images[0].width,

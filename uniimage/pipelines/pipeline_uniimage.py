@@ -182,6 +182,14 @@ class UniImagePipeline(DiffusionPipeline):
             raise InputError(f"height and width must be positive multiples of {f}, got {height}x{width}")
         return height, width
 
+    def resolve_guidance_interval(self, guidance_interval=None) -> tuple[float, float] | None:
+        """The interval a call guides in: `guidance_interval` if given, else the model config's; None means every
+        step. The one place that rule lives (the CLI's PNG metadata and the server's default read it too)."""
+        try:
+            return check_interval(self.model.config.guidance_interval if guidance_interval is None else guidance_interval)
+        except ValueError as e:
+            raise InputError(str(e)) from None
+
     @staticmethod
     def _check_numbers(steps, guidance_scale, image_guidance_scale, n):
         if not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
@@ -351,10 +359,7 @@ class UniImagePipeline(DiffusionPipeline):
         if hasattr(callback_on_step_end, "tensor_inputs"):  # diffusers' PipelineCallback / MultiPipelineCallbacks
             callback_on_step_end_tensor_inputs = callback_on_step_end.tensor_inputs
         self._check_numbers(num_inference_steps, guidance_scale, image_guidance_scale, num_images_per_prompt)
-        try:
-            interval = check_interval(self.model.config.guidance_interval if guidance_interval is None else guidance_interval)
-        except ValueError as e:
-            raise InputError(str(e)) from None
+        interval = self.resolve_guidance_interval(guidance_interval)
         if latents is not None and height is None and width is None:
             f = self.model.config.vae_downsample_f
             height, width = latents.shape[-2] * f, latents.shape[-1] * f

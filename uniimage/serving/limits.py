@@ -92,9 +92,9 @@ def check_guidance_interval(value) -> tuple[float, float] | None:
     from ..config import check_interval
 
     try:
-        return check_interval(value)
+        return check_interval(value, name="'guidance_interval'")
     except ValueError as e:
-        raise LimitError(f"'guidance_interval' {str(e).removeprefix('guidance_interval ')}", param="guidance_interval") from None
+        raise LimitError(str(e), param="guidance_interval") from None
 
 
 def parse_size(size: str | None, limits: Limits) -> tuple[int, int]:

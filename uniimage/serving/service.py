@@ -116,8 +116,7 @@ class Service:
     @property
     def default_guidance_interval(self) -> Optional[tuple[float, float]]:
         """The interval a request without one gets: the model config's (None: guidance at every step)."""
-        interval = self.pipe.model.config.guidance_interval
-        return None if interval is None else tuple(interval)
+        return self.pipe.resolve_guidance_interval()
 
     @staticmethod
     def pick_seed(seed: Optional[int]) -> int:

@@ -60,11 +60,11 @@ def _images(output, expected: int) -> list:
     return images
 
 
-def run_t2i(pipe, split, limit, seed, steps, guidance, images_per_prompt, **sampling) -> list[dict]:
+def run_t2i(pipe, split, limit, seed, steps, guidance, images_per_prompt, guidance_interval=None) -> list[dict]:
     rows = []
     for index, item in enumerate(t2i_items(limit, split, PROMPT_SEED, heldout_combinations())):
         output = pipe(item.prompt, num_inference_steps=steps, guidance_scale=guidance,
-                      num_images_per_prompt=images_per_prompt, generator=_generator(seed + index), **sampling)
+                      num_images_per_prompt=images_per_prompt, generator=_generator(seed + index), guidance_interval=guidance_interval)
         detections = [detect_objects(image) for image in _images(output, images_per_prompt)]
         verdicts = [judge_detections(found, item.metadata) for found in detections]
         factors = [factor_verdicts(found, item.metadata) for found in detections]
@@ -72,12 +72,12 @@ def run_t2i(pipe, split, limit, seed, steps, guidance, images_per_prompt, **samp
     return rows
 
 
-def run_edit(pipe, split, limit, seed, steps, guidance, images_per_prompt, image_size, **sampling) -> list[dict]:
+def run_edit(pipe, split, limit, seed, steps, guidance, images_per_prompt, image_size, guidance_interval=None) -> list[dict]:
     rows = []
     for index, item in enumerate(edit_items(limit, split, PROMPT_SEED, heldout_combinations())):
         source = render_scene(item.source, image_size)
         output = pipe(item.instruction, image=source, num_inference_steps=steps, guidance_scale=guidance,
-                      num_images_per_prompt=images_per_prompt, generator=_generator(seed + index), **sampling)
+                      num_images_per_prompt=images_per_prompt, generator=_generator(seed + index), guidance_interval=guidance_interval)
         verdicts = [judge_edit(image, item.target) for image in _images(output, images_per_prompt)]
         rows.append(_row("edit", item.kind, item.instruction, edit_metadata(item), verdicts))
     return rows
@@ -110,11 +110,11 @@ def evaluate(pipe, task="t2i", split="heldout", limit=None, seed=0, steps=20, gu
     limit = DEFAULT_LIMIT[task] if limit is None else limit
     if limit < 1 or images_per_prompt < 1:
         raise ValueError("--limit and --images-per-prompt must be >= 1")
-    sampling = {} if guidance_interval is None else {"guidance_interval": tuple(guidance_interval)}
+    interval = None if guidance_interval is None else tuple(guidance_interval)  # None: the pipeline's default
     if task == "t2i":
-        return run_t2i(pipe, split, limit, seed, steps, guidance, images_per_prompt, **sampling)
+        return run_t2i(pipe, split, limit, seed, steps, guidance, images_per_prompt, interval)
     if task == "edit":
-        return run_edit(pipe, split, limit, seed, steps, guidance, images_per_prompt, image_size, **sampling)
+        return run_edit(pipe, split, limit, seed, steps, guidance, images_per_prompt, image_size, interval)
     return run_vqa(pipe, split, limit, image_size)
 
 
