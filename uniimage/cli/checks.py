@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 
+from ..config import check_interval
 from ..errors import InputError
 
 MAX_STEPS = 1000  # the pipeline's own cap
@@ -54,11 +55,10 @@ def sampling(args) -> None:
         in_range("--image-guidance", args.image_guidance, 0.0)
     if args.seed < 0:
         raise InputError(f"--seed must be at least 0, got {args.seed}")
-    interval = getattr(args, "guidance_interval", None)
-    if interval is not None:
-        lo, hi = (in_range("--guidance-interval", v, 0.0, 1.0) for v in interval)
-        if lo >= hi:
-            raise InputError(f"--guidance-interval LO HI needs LO < HI (noise levels, 1 = pure noise), got {lo} {hi}")
+    try:  # the config's rule, the message naming the option
+        check_interval(getattr(args, "guidance_interval", None), name="--guidance-interval LO HI")
+    except ValueError as e:
+        raise InputError(str(e)) from None
 
 
 def answering(args) -> None:
