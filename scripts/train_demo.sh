@@ -61,9 +61,10 @@ fi
 # Stage 0b, query slots (uniimage/configs/demo/slots.yaml, about 15 min): the MLLM's query tokens learn to hold
 # the caption one object per token, so the DiT can read which colour goes with which shape. Only STAGE_ARGS_slots
 # reaches it: the shared STAGE_ARGS size the training stages (the GPU run's batch of 128 is not this stage's 64).
-# v8: each object token also learns the side of the picture its object is on (--sides). A slot model made before
-# v8 (no sides) or v7 (a DiT without positions) is made again.
+# v8: each object token also learns the side of the picture its object is on (--sides); v9: 1000 steps, not 400.
+# A slot model made before v9 (400 steps), v8 (no sides) or v7 (a DiT without positions) is made again.
 if ! grep -q '"sides": true' "$BASE/slots/slots_report.json" 2>/dev/null \
+   || ! grep -q '"steps": 1000,' "$BASE/slots/slots_report.json" \
    || ! grep -q '"interpolation_scale": 1' "$BASE/slots/sana/transformer/config.json"; then
   rm -rf "$BASE/slots"
   # shellcheck disable=SC2086
@@ -71,9 +72,8 @@ if ! grep -q '"sides": true' "$BASE/slots/slots_report.json" 2>/dev/null \
   tail -n 1 "$RUNS/slots.log"
 fi
 
-# v7 (shipped; v6 the same on scenes drawn anywhere, no DiT positions, 2000 joint steps): stage 1 from the slot
-# model (t2i_slots), then the joint stage with 30% edits (joint_edit: the
-# MLLM's ladder layers, queries and connector learn with the DiT, LM rehearsal on stage 0's VQA rows). v5 was
+# Stage 1 from the slot model (t2i_slots), then the joint stage with 30% edits (joint_edit: v9 trains the DiT
+# alone; v6-v8 trained the MLLM's ladder layers, queries and connector with it, with LM rehearsal). v5 was
 # t2i_pretrain t2i_joint joint_edit (joint_edit then from t2i_joint, 1500 steps). The v3 chain's t2i_continue,
 # edit_pretrain and finetune undid part of what stage 1 learnt (uniimage/demo/README.md). STAGES overrides the list.
 for stage in ${STAGES:-t2i_slots joint_edit}; do

@@ -98,14 +98,14 @@ steps_time() {  # steps -> seconds of `uniimage train` for t2i_pretrain
 }
 read -r CAL_SHORT CAL_LONG <<< "$CAL_STEPS"
 SHORT=$(steps_time "$CAL_SHORT") && LONG=$(steps_time "$CAL_LONG") || { echo "calibration run failed"; exit 4; }
-# Shares of BUDGET: 55% stage 1, 45% joint edit; a joint step (MLLM backward + rehearsal) ~2x stage 1's. The slot
-# stage (400 steps of 64 prompts) runs before either, outside the budget (about a minute on a GPU).
+# Shares of BUDGET: 55% stage 1, 45% joint edit; a joint step costs about a stage-1 step (v9: the DiT alone learns
+# in both). The slot stage (1000 steps of 64 prompts) runs before either, outside the budget (a minute or two on a GPU).
 read -r STEP_S N1 N2 <<< "$("$PY" -c "
 s = max(($LONG - $SHORT) / ($CAL_LONG - $CAL_SHORT), 1e-3); b = $BUDGET
-print(round(s, 4), *(max(2, int(f * b / (s * k))) for f, k in ((0.55, 1), (0.45, 2))))")"
+print(round(s, 4), *(max(2, int(f * b / (s * k))) for f, k in ((0.55, 1), (0.45, 1))))")"
 lr() { "$PY" -c "print($1 * $LR_SCALE)"; }
 export STAGE_ARGS_t2i_slots="max_steps=$N1 checkpoint.every=$N1 optim.lr=$(lr 1e-3) optim.min_lr=$(lr 1e-4)"
-JOINT_LR="optim.lr=$(lr 3e-4) optim.min_lr=$(lr 3e-5) optim.part_lr.dit=$(lr 3e-4) optim.part_lr.mllm=$(lr 1e-4) optim.part_lr.queries=$(lr 1e-4) optim.part_lr.connector=$(lr 1e-4) rehearsal.batch_size=$((BATCH / 2))"
+JOINT_LR="optim.lr=$(lr 3e-4) optim.min_lr=$(lr 3e-5)"
 export STAGE_ARGS_joint_edit="max_steps=$N2 checkpoint.every=$N2 $JOINT_LR"
 echo "step ${STEP_S}s at batch $BATCH: stages of $N1 / $N2 steps"
 T0=$SECONDS
