@@ -27,7 +27,7 @@ LadderSpec = Union[str, list]
 
 def check_interval(interval, name: str = "guidance_interval") -> tuple[float, float] | None:
     """None, or (lo, hi) with 0 <= lo < hi <= 1 in sigma (1: pure noise); anything else is refused, the message
-    naming the setting as `name` (the HTTP API and the config call it differently)."""
+    naming the setting as `name` (the config, the CLI and the HTTP API each name it their own way)."""
     if interval is None:
         return None
     try:
