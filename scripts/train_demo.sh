@@ -62,9 +62,11 @@ fi
 # the caption one object per token, so the DiT can read which colour goes with which shape. Only STAGE_ARGS_slots
 # reaches it: the shared STAGE_ARGS size the training stages (the GPU run's batch of 128 is not this stage's 64).
 # v8: each object token also learns the side of the picture its object is on (--sides); v9: 1000 steps, not 400.
-# A slot model made before v9 (400 steps), v8 (no sides) or v7 (a DiT without positions) is made again.
+# A slot model made with other steps than slots.yaml's (v8: 400), without sides (v7) or with a DiT without
+# positions (v6) is made again.
+SLOT_STEPS=$("$PY" -c "import yaml; print(yaml.safe_load(open('uniimage/configs/demo/slots.yaml'))['max_steps'])")
 if ! grep -q '"sides": true' "$BASE/slots/slots_report.json" 2>/dev/null \
-   || ! grep -q '"steps": 1000,' "$BASE/slots/slots_report.json" \
+   || ! grep -q "\"steps\": $SLOT_STEPS," "$BASE/slots/slots_report.json" \
    || ! grep -q '"interpolation_scale": 1' "$BASE/slots/sana/transformer/config.json"; then
   rm -rf "$BASE/slots"
   # shellcheck disable=SC2086
