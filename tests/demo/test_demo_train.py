@@ -3,7 +3,7 @@ UniImage model from them, and the losses fall on a tiny batch."""
 
 import pytest
 import torch
-from diffusers import AutoencoderDC
+from diffusers import AutoencoderDC, SanaTransformer2DModel
 from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 
 from uniimage.demo import train_vae as vae_trainer
@@ -97,3 +97,39 @@ def test_bases_step_names_what_it_needs(tmp_path):
         main(["bases", "--out", str(tmp_path)])
     with pytest.raises(CheckpointError, match="not found"):
         write_bases(tmp_path / "missing", tmp_path / "out")
+
+
+def test_slot_model_comes_back_with_the_fresh_dit(bases, tmp_path):
+    from uniimage.checkpoint.pretrained import from_components, load_pretrained, save_pretrained
+    from uniimage.demo.bases_from import write_slot_model
+
+    out, _, _ = bases
+    model, _, components = from_components(str(out / "qwen"), str(out / "sana"), num_metaqueries=4)
+    with torch.no_grad():  # a "trained" model: its DiT, query rows and connector moved away from their start
+        for p in list(model.transformer.parameters()) + [model.queries] + list(model.connector.parameters()):
+            p.add_(0.5)
+    save_pretrained(model, components, tmp_path / "trained")
+    report = write_slot_model(tmp_path / "trained", out / "sana", tmp_path / "slots")
+    back, _, _ = load_pretrained(str(tmp_path / "slots"), torch.float32)
+    fresh = SanaTransformer2DModel.from_pretrained(out / "sana" / "transformer")
+    assert report["dit_params"] == sum(p.numel() for p in fresh.parameters())
+    assert all(torch.equal(a, fresh.state_dict()[k]) for k, a in back.transformer.state_dict().items())
+    assert torch.equal(back.queries, model.queries)  # the MLLM side is the trained model's
+    assert all(torch.equal(a, b) for a, b in zip(back.connector.parameters(), model.connector.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(back.mllm.parameters(), model.mllm.parameters()))
+
+
+def test_slot_model_refuses_a_missing_dit_or_a_used_folder(bases, tmp_path):
+    from uniimage.demo.bases_from import write_slot_model
+    from uniimage.errors import CheckpointError
+
+    out, _, _ = bases
+    with pytest.raises(CheckpointError, match="is not a DiT folder"):
+        write_slot_model("demo", tmp_path / "nowhere", tmp_path / "slots")
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "keep.txt").write_text("mine")
+    with pytest.raises(CheckpointError, match="not empty; nothing is overwritten"):
+        write_slot_model("demo", out / "sana", tmp_path / "used")
+    assert (tmp_path / "used" / "keep.txt").read_text() == "mine"
+    with pytest.raises(CheckpointError, match="is not shaped like demo"):  # the test-size DiT against the demo's
+        write_slot_model("demo", out / "sana", tmp_path / "slots")

@@ -20,7 +20,7 @@ from ..demo.stage0 import RUNNERS, STEPS, logger
 
 def parse(argv):
     p = argparse.ArgumentParser(prog="python -m uniimage.cli.demo_stage0", description=__doc__.split("\n")[0])
-    p.add_argument("step", choices=STEPS + ("all", "bases"))
+    p.add_argument("step", choices=STEPS + ("all", "bases", "slots"))
     p.add_argument("--out", type=Path, default=Path("build/demo-base"))
     p.add_argument("--size", choices=sorted(SIZES), default="demo")
     p.add_argument("--seed", type=int, default=0)
@@ -34,7 +34,8 @@ def parse(argv):
     p.add_argument("--vae-steps", type=int, default=700)
     p.add_argument("--vae-batch", type=int, default=16)
     p.add_argument("--vae-lr", type=float, default=2e-3)
-    p.add_argument("--from", dest="bases_from", default=None, help="bases: the trained model to take the MLLM and VAE from")
+    p.add_argument("--from", dest="bases_from", default=None, help="bases: the trained model to take the MLLM and VAE from; "
+                                                                   "slots: the model to take stage 0b's MLLM side from")
     p.add_argument("--eval-n", type=int, default=200, help="held-out questions / scenes to score (0: skip)")
     return p.parse_args(argv)
 

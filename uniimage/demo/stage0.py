@@ -5,6 +5,9 @@
     python -m uniimage.cli.demo_stage0 {data,vlm,vae,sana,check} --out ...   # one step
     python -m uniimage.cli.demo_stage0 bases --from demo --out ...           # instead of vlm + vae: a trained
                                                                              # model's frozen MLLM and VAE
+    python -m uniimage.cli.demo_stage0 slots --from demo --out ...           # after sana: stage 0b's model
+                                                                             # folder (out/slots) back out of
+                                                                             # a model that kept its MLLM side
 
 Layout: out/data (ShapesEval train split, JSONL + 64 px PNGs), out/qwen (Qwen2.5-VL folder),
 out/sana/{transformer,vae,scheduler}. Single-threaded by default (--threads), seeded throughout.
@@ -55,10 +58,19 @@ def run_bases(args):
     return write_bases(args.bases_from, args.out)
 
 
+def run_slots(args):
+    from .bases_from import write_slot_model
+
+    if args.bases_from is None:
+        raise SystemExit("stage0 slots needs --from MODEL (a saved UniImage folder or a preset name such as demo)")
+    return write_slot_model(args.bases_from, args.out / "sana", args.out / "slots")
+
+
 def run_check(args):
     from .check import check_bases
 
     return check_bases(args.out / "qwen", args.out / "sana")
 
 
-RUNNERS = {"data": run_data, "vlm": run_vlm, "vae": run_vae, "sana": run_sana, "check": run_check, "bases": run_bases}
+RUNNERS = {"data": run_data, "vlm": run_vlm, "vae": run_vae, "sana": run_sana, "check": run_check, "bases": run_bases,
+           "slots": run_slots}
