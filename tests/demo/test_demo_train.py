@@ -95,6 +95,8 @@ def test_bases_step_names_what_it_needs(tmp_path):
 
     with pytest.raises(SystemExit, match="needs --from"):
         main(["bases", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="stage0 slots needs --from"):
+        main(["slots", "--out", str(tmp_path)])
     with pytest.raises(CheckpointError, match="not found"):
         write_bases(tmp_path / "missing", tmp_path / "out")
 

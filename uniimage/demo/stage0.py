@@ -50,20 +50,23 @@ def run_sana(args):
     return write_sana(args.out / "sana", SIZES[args.size], args.out / "sana" / "vae", args.seed)
 
 
+def source_model(args, step: str) -> str:
+    """The trained model `bases` and `slots` take their parts from (--from)."""
+    if args.bases_from is None:
+        raise SystemExit(f"stage0 {step} needs --from MODEL (a saved UniImage folder or a preset name such as demo)")
+    return args.bases_from
+
+
 def run_bases(args):
     from .bases_from import write_bases
 
-    if args.bases_from is None:
-        raise SystemExit("stage0 bases needs --from MODEL (a saved UniImage folder or a preset name such as demo)")
-    return write_bases(args.bases_from, args.out)
+    return write_bases(source_model(args, "bases"), args.out)
 
 
 def run_slots(args):
     from .bases_from import write_slot_model
 
-    if args.bases_from is None:
-        raise SystemExit("stage0 slots needs --from MODEL (a saved UniImage folder or a preset name such as demo)")
-    return write_slot_model(args.bases_from, args.out / "sana", args.out / "slots")
+    return write_slot_model(source_model(args, "slots"), args.out / "sana", args.out / "slots")
 
 
 def run_check(args):

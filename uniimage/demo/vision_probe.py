@@ -16,12 +16,13 @@ import torch
 from torch import nn
 
 from ..shapes.edits import edit_items
+from ..shapes.evaluate import PROMPT_SEED
 from ..shapes.heldout import heldout_combinations
 from ..shapes.render import render_scene
 from ..shapes.vocab import COLORS, SHAPES
 
 ATTRIBUTES = {"shape": list(SHAPES), "colour": list(COLORS)}
-SCENE_SEEDS = {"train": 11, "test": 2024}  # edit sources; the test set is `eval shapes`'s own prompt seed
+SCENE_SEEDS = {"train": 11, "test": PROMPT_SEED}  # edit sources; the test set is `eval shapes`'s own
 
 
 def cell_targets(scenes, rows: int, cols: int) -> dict[str, torch.Tensor]:
@@ -43,7 +44,7 @@ def image_tokens(model, processor, images, pixels: int | None = None, batch: int
     out, grid = [], None
     for i in range(0, len(images), batch):
         pixel_values, grid = processor.pixels(images[i : i + batch], pixels or processor.image_pixels)
-        out += list(model.mllm.model.get_image_features(pixel_values, grid).pooler_output)
+        out += list(model.image_features(pixel_values, grid).pooler_output)
     merge = model.mllm.config.vision_config.spatial_merge_size
     return torch.stack(out).float(), (int(grid[0, 1]) // merge, int(grid[0, 2]) // merge)
 
