@@ -2,6 +2,8 @@
 
 import random
 
+import torch
+
 from uniimage.demo.describe import describe_scene
 from uniimage.demo.tokenizer import SPECIAL_TOKENS, build_tokenizer
 from uniimage.demo.vlm_build import image_processor
@@ -44,6 +46,8 @@ def test_labels_cover_only_the_answer(demo_data):
         kept = row[row != IGNORE].tolist()
         assert tok.decode(kept) == ex.answer + "<|im_end|>"
     assert (batch["input_ids"] == tok.convert_tokens_to_ids("<|image_pad|>")).sum(1).tolist() == [4] * 3
+    # image tokens are marked, so Qwen2.5-VL gives them (t, h, w) positions as UniImage's forwards do
+    assert torch.equal(batch["mm_token_type_ids"], (batch["input_ids"] == tok.convert_tokens_to_ids("<|image_pad|>")).int())
 
 
 def test_described_copy_keeps_images_and_names_every_object(demo_data, tmp_path):

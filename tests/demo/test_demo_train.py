@@ -135,3 +135,44 @@ def test_slot_model_refuses_a_missing_dit_or_a_used_folder(bases, tmp_path):
     assert (tmp_path / "used" / "keep.txt").read_text() == "mine"
     with pytest.raises(CheckpointError, match="is not shaped like demo"):  # the test-size DiT against the demo's
         write_slot_model("demo", out / "sana", tmp_path / "slots")
+
+
+def test_cell_loss_trains_the_tower_and_leaves_no_hook(demo_data):
+    from uniimage.demo.cell_supervision import CellHeads, TowerTap
+
+    examples = read_examples(demo_data)[:4]
+    runs = {}
+    for weight in (0.0, 1.0):
+        model, tok, proc = vlm_trainer.make_vlm(TEST, seed=0, tokenizer_texts=30)
+        runs[weight] = vlm_trainer.train_steps(model, tok, proc, examples, steps=3, batch=4, lr=3e-3, seed=0, warmup=1,
+                                               log_every=0, cell_weight=weight)
+        assert not model.model.visual._forward_hooks  # the tap is gone once training ends
+    # Same batches and seed: the first step's loss differs by the cell term alone, which is positive.
+    assert runs[1.0][0] > runs[0.0][0] + 0.5, runs
+
+    # The tap hands back the tower's merged tokens as [B, rows * cols, H], one forward per batch.
+    tap = TowerTap(model.model.visual)
+    from uniimage.demo.vlm_data import collate
+    import random
+    inputs = collate(examples, tok, proc, random.Random(0))
+    model(**inputs)
+    tokens = tap.take(len(examples))
+    merge = model.config.vision_config.spatial_merge_size
+    rows, cols = (int(n) // merge for n in inputs["image_grid_thw"][0, 1:])
+    assert tokens.shape == (4, rows * cols, model.config.vision_config.out_hidden_size)
+    loss = CellHeads(tokens.shape[-1]).loss(tokens, [ex.scene for ex in examples], rows, cols)
+    assert torch.isfinite(loss) and loss > 0
+    tap.remove()
+
+
+def test_rope_theta_reaches_the_fresh_vlm():
+    from argparse import Namespace
+
+    from uniimage.demo.stage0 import sizes
+    from uniimage.demo.vlm_build import qwen_config
+    from uniimage.demo.tokenizer import build_tokenizer
+
+    tok = build_tokenizer(n=30)
+    chosen = sizes(Namespace(size="test", rope_theta=10.0))
+    assert qwen_config(tok, chosen).text_config.rope_parameters["rope_theta"] == 10.0
+    assert qwen_config(tok, sizes(Namespace(size="test", rope_theta=None))).text_config.rope_parameters["rope_theta"] == 1e4

@@ -96,3 +96,24 @@ def test_trainer_rehearses_and_resumes_exactly(tmp_path, shapes_jsonl, vqa_jsonl
     assert resumed.rehearsal.state_dict() == {"epoch": 0, "index": 4}
     resumed.train()
     assert_same_trainable(trainable(straight), trainable(resumed), atol=1e-6)
+
+
+def test_rehearsal_loss_uses_the_3d_positions_generation_uses(tiny, vqa_jsonl):
+    """Image tokens take Qwen2.5-VL's (t, h, w) rotary positions, as in every UniImage forward: the loss equals
+    the one with get_rope_index's explicit positions, and differs from the 1D fallback."""
+    model, processor = tiny
+    data = RehearsalData(vqa_jsonl, batch_size=3)
+    batch = next_lm_inputs(data, processor)
+    image_pad = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    assert torch.equal(batch["mm_token_type_ids"], (batch["input_ids"] == image_pad).int())
+    assert batch["mm_token_type_ids"].sum() > 0
+    qwen = model.mllm.model
+    positions, _ = qwen.get_rope_index(batch["input_ids"], batch["mm_token_type_ids"], image_grid_thw=batch["image_grid_thw"],
+                                       attention_mask=batch["attention_mask"])
+    assert not torch.equal(positions[1], positions[2])  # rows and columns differ on the image tokens
+    with torch.no_grad():
+        ours = lm_loss(model.mllm, batch)
+        explicit = model.mllm(**{k: v for k, v in batch.items() if k != "mm_token_type_ids"}, position_ids=positions).loss
+        flat = model.mllm(**{k: v for k, v in batch.items() if k != "mm_token_type_ids"}).loss
+    assert torch.allclose(ours, explicit, atol=1e-6)
+    assert not torch.allclose(ours, flat, atol=1e-6)

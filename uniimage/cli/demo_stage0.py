@@ -31,6 +31,10 @@ def parse(argv):
     p.add_argument("--vlm-batch", type=int, default=16)
     p.add_argument("--vlm-lr", type=float, default=1e-3)
     p.add_argument("--vlm-init", type=Path, default=None, help="keep training this saved VLM folder (a second phase)")
+    p.add_argument("--rope-theta", type=float, default=None,
+                   help="rotary base of the fresh VLM's text layers (default: the size's, 1e4)")
+    p.add_argument("--cell-weight", type=float, default=0.0,
+                   help="weight of the per-cell shape / colour loss on the image tokens beside the VQA loss (0: off)")
     p.add_argument("--vae-steps", type=int, default=700)
     p.add_argument("--vae-batch", type=int, default=16)
     p.add_argument("--vae-lr", type=float, default=2e-3)

@@ -24,7 +24,7 @@ class Sizes:
 
 DEMO = Sizes(
     text=dict(hidden_size=128, intermediate_size=384, num_hidden_layers=8, num_attention_heads=4,
-              num_key_value_heads=2, rope_scaling={"type": "mrope", "mrope_section": [4, 6, 6]}),
+              num_key_value_heads=2, rope_theta=1e4, rope_scaling={"type": "mrope", "mrope_section": [4, 6, 6]}),
     vision=dict(depth=3, hidden_size=96, intermediate_size=256, num_heads=4, out_hidden_size=128,
                 fullatt_block_indexes=[2]),
     image_side=112,  # 8x8 patches of 14 -> 4x4 = 16 merged image tokens
@@ -40,7 +40,7 @@ DEMO = Sizes(
 
 TEST = Sizes(
     text=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-              num_key_value_heads=1, rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]}),
+              num_key_value_heads=1, rope_theta=1e4, rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]}),
     vision=dict(depth=1, hidden_size=16, intermediate_size=32, num_heads=2, out_hidden_size=32,
                 fullatt_block_indexes=[0]),
     image_side=56,

@@ -16,6 +16,7 @@ out/sana/{transformer,vae,scheduler}. Single-threaded by default (--threads), se
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from .sizes import SIZES
 
@@ -30,11 +31,19 @@ def run_data(args):
                          seed=args.seed, formats=("jsonl",))["counts"]
 
 
+def sizes(args):
+    """The named sizes, with --rope-theta (the text model's rotary base) when given."""
+    chosen = SIZES[args.size]
+    if getattr(args, "rope_theta", None) is not None:
+        chosen = replace(chosen, text={**chosen.text, "rope_theta": args.rope_theta})
+    return chosen
+
+
 def run_vlm(args):
     from .train_vlm import train_vlm
 
-    return train_vlm(args.out / "data", args.out / "qwen", SIZES[args.size], args.vlm_steps, args.vlm_batch, args.vlm_lr,
-                     args.seed, args.eval_n, init=args.vlm_init)
+    return train_vlm(args.out / "data", args.out / "qwen", sizes(args), args.vlm_steps, args.vlm_batch, args.vlm_lr,
+                     args.seed, args.eval_n, init=args.vlm_init, cell_weight=args.cell_weight)
 
 
 def run_vae(args):

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 
+from .cell_supervision import CellHeads, TowerTap
 from .eval_vlm import vqa_accuracy
 from .schedule import log_progress, lr_at, optimizer_step, set_lr
 from .sizes import Sizes
@@ -33,11 +34,16 @@ def make_vlm(sizes: Sizes, seed: int, tokenizer_texts: int = 600, init=None):
 
 
 def train_steps(model, tokenizer, processor, examples, steps: int, batch: int, lr: float, seed: int,
-                warmup: int = 100, log_every: int = 50) -> list[float]:
-    """AdamW on the LM loss; deterministic batches from `seed`. Returns the loss of every step."""
+                warmup: int = 100, log_every: int = 50, cell_weight: float = 0.0) -> list[float]:
+    """AdamW on the LM loss (+ cell_weight x the per-cell loss on the image tokens, when > 0); deterministic
+    batches from `seed`. Returns the loss of every step."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
+    params = list(model.parameters())
+    if cell_weight:
+        cells, tap = CellHeads(model.config.vision_config.out_hidden_size), TowerTap(model.model.visual)
+        params += list(cells.parameters())
+    optimizer = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     model.train()
     losses, start = [], time.time()
     order: list[int] = []
@@ -48,22 +54,29 @@ def train_steps(model, tokenizer, processor, examples, steps: int, batch: int, l
         inputs = collate([examples[i] for i in picked], tokenizer, processor, rng)
         set_lr(optimizer, lr_at(step, steps, lr, min(warmup, max(1, steps // 10))))
         loss = model(**inputs).loss
-        optimizer_step(optimizer, loss, model.parameters(), losses)
+        if cell_weight:
+            merge = model.config.vision_config.spatial_merge_size
+            rows, cols = (int(n) // merge for n in inputs["image_grid_thw"][0, 1:])
+            loss = loss + cell_weight * cells.loss(tap.take(len(picked)), [examples[i].scene for i in picked], rows, cols)
+        optimizer_step(optimizer, loss, params, losses)
         log_progress("vlm", step, steps, losses, log_every, start)
+    if cell_weight:
+        tap.remove()
     return losses
 
 
 def train_vlm(data_dir, out_dir, sizes: Sizes, steps: int, batch: int = 32, lr: float = 1e-3, seed: int = 0,
-              eval_n: int = 200, tokenizer_texts: int = 600, init=None) -> dict:
+              eval_n: int = 200, tokenizer_texts: int = 600, init=None, cell_weight: float = 0.0) -> dict:
     start = time.time()
     model, tokenizer, processor = make_vlm(sizes, seed, tokenizer_texts, init)
     examples = read_examples(data_dir, "train")
     logger.info("vlm: %d params (%d vision), %d examples", param_count(model), param_count(model.model.visual), len(examples))
-    losses = train_steps(model, tokenizer, processor, examples, steps, batch, lr, seed)
+    losses = train_steps(model, tokenizer, processor, examples, steps, batch, lr, seed, cell_weight=cell_weight)
     train_seconds = time.time() - start
     save_vlm(model, tokenizer, processor, Path(out_dir))
     report = {"params": param_count(model), "steps": steps, "batch": batch, "final_loss": sum(losses[-20:]) / len(losses[-20:]),
-              "train_seconds": round(train_seconds, 1), "init": str(init) if init else None}
+              "train_seconds": round(train_seconds, 1), "init": str(init) if init else None,
+              "rope_theta": model.config.text_config.rope_parameters["rope_theta"], "cell_weight": cell_weight}
     if eval_n:
         report["vqa_heldout"] = vqa_accuracy(model, tokenizer, processor, "heldout", eval_n)
         report["vqa_train"] = vqa_accuracy(model, tokenizer, processor, "train", eval_n)

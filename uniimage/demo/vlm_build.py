@@ -4,6 +4,7 @@ tokenizer, chat template, image-processor config) that `from_pretrained` and `fr
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -24,9 +25,11 @@ def image_processor(side: int) -> Qwen2VLImageProcessor:
 def qwen_config(tokenizer, sizes: Sizes) -> Qwen2_5_VLConfig:
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     return Qwen2_5_VLConfig(
-        text_config={"vocab_size": len(tokenizer), "rms_norm_eps": 1e-6, "rope_theta": 1e4, "max_position_embeddings": 2048,
+        text_config={"vocab_size": len(tokenizer), "rms_norm_eps": 1e-6, "max_position_embeddings": 2048,
                      "hidden_act": "silu", "tie_word_embeddings": True, "bos_token_id": ids["<|endoftext|>"],
-                     "eos_token_id": ids["<|im_end|>"], "pad_token_id": ids["<|endoftext|>"], **sizes.text},
+                     "eos_token_id": ids["<|im_end|>"], "pad_token_id": ids["<|endoftext|>"],
+                     # a copy: the config writes rope_theta into the nested rope dict, which would leak into SIZES
+                     **copy.deepcopy(sizes.text)},
         vision_config={"in_channels": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
                        "window_size": 112, "hidden_act": "silu", "tokens_per_second": 2, **sizes.vision},
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
