@@ -7,6 +7,9 @@ understanding chat format (`UniImageProcessor.understanding_inputs`, what `pipe.
 
     loss = flow_matching + rehearsal.weight * cross_entropy(answer tokens | image, question)
 
+Image tokens get Qwen2.5-VL's 3D (t, h, w) rotary positions, as in `pipe.understand` (the batch carries
+`mm_token_type_ids`; without it transformers falls back to 1D positions, which rehearsal used before 50346cd).
+
 Rows: JSONL with `image` (relative to the file's folder, or absolute), `question` and `answer`
 (ShapesEval's `*_vqa.jsonl` as written). The order is a fixed permutation per (seed, epoch), so the
 position ({epoch, index}) is the whole state and a resumed run reads what the straight run read.
