@@ -79,5 +79,5 @@ def collate(examples: list[Example], tokenizer, processor, rng: random.Random) -
 
 def image_token_types(input_ids: torch.Tensor, tokenizer) -> torch.Tensor:
     """1 on image tokens. Qwen2.5-VL gives them 3D (t, h, w) rotary positions only when told which they are;
-    without it they get 1D text positions, unlike in every UniImage forward (demo README, "3D positions")."""
+    without it they get 1D text positions, unlike in every UniImage forward (demo README, "Stage 0 again")."""
     return (input_ids == tokenizer.convert_tokens_to_ids("<|image_pad|>")).int()
