@@ -25,6 +25,13 @@ IMAGE_PAD = "<|image_pad|>"
 VISION_START, VISION_END, IM_END = "<|vision_start|>", "<|vision_end|>", "<|im_end|>"
 
 
+def image_token_types(input_ids: torch.Tensor, tokenizer) -> torch.Tensor:
+    """`mm_token_type_ids` for a Qwen2.5-VL forward: 1 on image tokens. Qwen2.5-VL gives them 3D (t, h, w)
+    rotary positions only when told which they are; without it they get 1D text positions, unlike in every
+    UniImage forward (which computes the same types from the config's image_token_id)."""
+    return (input_ids == tokenizer.convert_tokens_to_ids(IMAGE_PAD)).int()
+
+
 def query_token(i: int) -> str:
     return f"<|img{i}|>"
 

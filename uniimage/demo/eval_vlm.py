@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import torch
 
+from uniimage.processing import image_token_types
 from uniimage.shapes.evaluate import PROMPT_SEED, SOURCE_IMAGE_SIZE
 from uniimage.shapes.heldout import heldout_combinations
 from uniimage.shapes.render import render_scene
 from uniimage.shapes.score import judge_vqa
 from uniimage.shapes.vqa import vqa_items
 
-from .vlm_data import image_token_types, pixels, prompt_text
+from .vlm_data import pixels, prompt_text
 
 
 @torch.no_grad()
@@ -24,7 +25,8 @@ def answer(model, tokenizer, processor, images, prompts, max_new_tokens: int = 1
     texts = [prompt_text(tokenizer, p, n_image) for p in prompts]
     enc = tokenizer(texts, padding=True, padding_side="left", add_special_tokens=False, return_tensors="pt")
     out = model.generate(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], pixel_values=pixel_values,
-                         image_grid_thw=grid, mm_token_type_ids=image_token_types(enc["input_ids"], tokenizer), max_new_tokens=max_new_tokens, do_sample=False,
+                         image_grid_thw=grid, mm_token_type_ids=image_token_types(enc["input_ids"], tokenizer),
+                         max_new_tokens=max_new_tokens, do_sample=False,
                          pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
     return tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
 

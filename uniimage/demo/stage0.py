@@ -34,7 +34,7 @@ def run_data(args):
 def sizes(args):
     """The named sizes, with --rope-theta (the text model's rotary base) when given."""
     chosen = SIZES[args.size]
-    if getattr(args, "rope_theta", None) is not None:
+    if args.rope_theta is not None:
         chosen = replace(chosen, text={**chosen.text, "rope_theta": args.rope_theta})
     return chosen
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from uniimage.processing import image_token_types
 from uniimage.shapes.render import render_scene
 from uniimage.shapes.scene import Scene
 
@@ -75,9 +76,3 @@ def collate(examples: list[Example], tokenizer, processor, rng: random.Random) -
     label_ids = torch.tensor([lab + [IGNORE] * (width - len(lab)) for lab in labels])
     return {"input_ids": input_ids, "attention_mask": attention, "labels": label_ids,
             "pixel_values": pixel_values, "image_grid_thw": grid, "mm_token_type_ids": image_token_types(input_ids, tokenizer)}
-
-
-def image_token_types(input_ids: torch.Tensor, tokenizer) -> torch.Tensor:
-    """1 on image tokens. Qwen2.5-VL gives them 3D (t, h, w) rotary positions only when told which they are;
-    without it they get 1D text positions, unlike in every UniImage forward (demo README, "Stage 0 again")."""
-    return (input_ids == tokenizer.convert_tokens_to_ids("<|image_pad|>")).int()

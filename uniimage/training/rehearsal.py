@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 
 from ..errors import ConfigError
-from ..processing import IM_END, IMAGE_PAD
+from ..processing import IM_END, image_token_types
 
 IGNORE = -100  # label of tokens that carry no loss (the prompt, padding)
 
@@ -89,11 +89,9 @@ def lm_inputs(processor, images: list[Image.Image], questions: list[str], answer
 
     mask = right_pad([torch.ones_like(r) for r in rows], 0)
     input_ids = right_pad(rows, pad)
-    # Qwen2.5-VL gives image tokens 3D (t, h, w) rotary positions only when told which tokens they are;
-    # without mm_token_type_ids it falls back to 1D positions, which generation never uses.
-    token_types = (input_ids == processor.tokenizer.convert_tokens_to_ids(IMAGE_PAD)).int()
     return {"input_ids": input_ids, "attention_mask": mask, "labels": right_pad(labels, IGNORE),
-            "pixel_values": torch.cat(pixels), "image_grid_thw": torch.cat(grids), "mm_token_type_ids": token_types}
+            "pixel_values": torch.cat(pixels), "image_grid_thw": torch.cat(grids),
+            "mm_token_type_ids": image_token_types(input_ids, tokenizer)}
 
 
 def next_lm_inputs(data: RehearsalData, processor) -> dict:
