@@ -3,9 +3,11 @@
 from collections import Counter
 
 from uniimage.shapes.detect import detect_objects
-from uniimage.shapes.edits import edit_items
+from uniimage.shapes.edits import edit_items, edit_metadata, placed_anywhere
 from uniimage.shapes.heldout import heldout_combinations
+from uniimage.shapes.layout import fits
 from uniimage.shapes.render import render_scene
+from uniimage.shapes.scene import Scene
 from uniimage.shapes.score import judge_edit
 from uniimage.shapes.vqa import vqa_items
 
@@ -18,6 +20,34 @@ def test_edit_targets_pass_and_sources_fail():
     for edit in edits:
         assert judge_edit(render_scene(edit.target, 64), edit.target)[0], edit.instruction
         assert not judge_edit(render_scene(edit.source, 64), edit.target)[0], edit.instruction  # edit is visible
+
+
+def test_added_object_is_placed_anywhere():
+    """"add" names no place: the new object (last in the target) is judged wherever it lands."""
+    edits = edit_items(80, "train", seed=3, heldout=HELD)
+    checked = 0
+    for edit in edits:
+        free = placed_anywhere(edit)
+        assert edit_metadata(edit)["placed_anywhere"] == list(free)
+        if edit.kind != "add":
+            assert free == ()
+            continue
+        new = edit.target.objects[-1]
+        assert free == (len(edit.target.objects) - 1,) and new not in edit.source.objects
+        assert f"{new.color} {new.shape}" in edit.instruction
+        elsewhere = None
+        for x, y in ((0.15, 0.15), (0.85, 0.85), (0.15, 0.85), (0.85, 0.15), (0.5, 0.5)):
+            moved = new.replace(center=(x, y))
+            if abs(x - new.center[0]) + abs(y - new.center[1]) > 0.5 and fits(moved, edit.source.objects):
+                elsewhere = Scene(edit.source.objects + (moved,), edit.target.background)
+                break
+        if elsewhere is None:
+            continue
+        image = render_scene(elsewhere, 64)
+        assert not judge_edit(image, edit.target)[0]
+        assert judge_edit(image, edit.target, placed_anywhere=free)[0], edit.instruction
+        checked += 1
+    assert checked >= 6  # of the 20 adds, those with room for the new object far from its target place
 
 
 def test_edit_changes_match_their_kind():

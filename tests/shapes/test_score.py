@@ -67,3 +67,18 @@ def test_judge_edit():
     ok, reason = judge_edit(moved, target)
     assert not ok and "target place" in reason
     assert judge_edit(render_scene(target, 64), target.to_dict())[0]  # dict form accepted
+
+
+def test_judge_edit_placed_anywhere():
+    """An object whose place the instruction leaves open passes anywhere; the others are still judged."""
+    target = Scene((RED_CIRCLE_LEFT, BLUE_SQUARE_RIGHT))
+    square_elsewhere = _image(RED_CIRCLE_LEFT, BLUE_SQUARE_RIGHT.replace(center=(0.75, 0.2)))
+    ok, reason = judge_edit(square_elsewhere, target)
+    assert not ok and "blue square" in reason
+    assert judge_edit(square_elsewhere, target, placed_anywhere=(1,)) == (True, "ok")
+    circle_moved = _image(RED_CIRCLE_LEFT.replace(center=(0.25, 0.85)), BLUE_SQUARE_RIGHT)
+    ok, reason = judge_edit(circle_moved, target, placed_anywhere=(1,))
+    assert not ok and "red circle" in reason
+    assert not judge_edit(_image(RED_CIRCLE_LEFT), target, placed_anywhere=(1,))[0]  # still has to be there
+    with pytest.raises(ValueError, match="placed_anywhere"):
+        judge_edit(square_elsewhere, target, placed_anywhere=(2,))

@@ -126,6 +126,11 @@ def edit_items(n: int, split: str, seed: int, heldout: HeldOut) -> list[EditItem
     return [make_edit_item(kinds[i % len(kinds)], item_rng(seed, split, "edit", i), split, heldout) for i in range(n)]
 
 
+def placed_anywhere(item: EditItem) -> tuple[int, ...]:
+    """Target objects whose place the instruction leaves open: the new object of an "add" (appended last)."""
+    return (len(item.target.objects) - 1,) if item.kind == "add" else ()
+
+
 def edit_metadata(item: EditItem) -> dict:
     return {
         "task": "edit",
@@ -133,4 +138,5 @@ def edit_metadata(item: EditItem) -> dict:
         "instruction": item.instruction,
         "source_scene": item.source.to_dict(),
         "target_scene": item.target.to_dict(),
+        "placed_anywhere": list(placed_anywhere(item)),
     }

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from .detect import detect_objects
-from .edits import edit_items, edit_metadata
+from .edits import edit_items, edit_metadata, placed_anywhere
 from .factors import FACTORS, factor_shares, factor_verdicts
 from .heldout import heldout_combinations
 from .prompts import t2i_items
@@ -78,7 +78,7 @@ def run_edit(pipe, split, limit, seed, steps, guidance, images_per_prompt, image
         source = render_scene(item.source, image_size)
         output = pipe(item.instruction, image=source, num_inference_steps=steps, guidance_scale=guidance,
                       num_images_per_prompt=images_per_prompt, generator=_generator(seed + index), guidance_interval=guidance_interval)
-        verdicts = [judge_edit(image, item.target) for image in _images(output, images_per_prompt)]
+        verdicts = [judge_edit(image, item.target, placed_anywhere=placed_anywhere(item)) for image in _images(output, images_per_prompt)]
         rows.append(_row("edit", item.kind, item.instruction, edit_metadata(item), verdicts))
     return rows
 

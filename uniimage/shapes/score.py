@@ -3,7 +3,8 @@
 `judge` checks a t2i image against GenEval metadata: every included class with at least `count`
 objects (of the right colour, if one is named), required relative positions (any matching pair,
 with a margin), and each excluded class present fewer than `count` times.
-`judge_edit` checks an edited image against the target scene; `judge_vqa` an answer string.
+`judge_edit` checks an edited image against the target scene (every object, each near its target place,
+except an added one: "add a red star" names no place); `judge_vqa` an answer string.
 """
 
 from __future__ import annotations
@@ -64,10 +65,18 @@ def judge(image, metadata: dict, margin: float = POSITION_MARGIN) -> tuple[bool,
     return judge_detections(detect_objects(image), metadata, margin)
 
 
-def judge_edit(image, target_scene: Scene, tolerance: float = EDIT_POSITION_TOLERANCE) -> tuple[bool, str]:
-    """Exactly the target's (colour, shape) multiset, each object near its target position."""
+def judge_edit(image, target_scene: Scene, tolerance: float = EDIT_POSITION_TOLERANCE,
+               placed_anywhere: tuple[int, ...] = ()) -> tuple[bool, str]:
+    """Exactly the target's (colour, shape) multiset, each object near its target position.
+
+    placed_anywhere: indices of target objects whose place is not judged (an "add" instruction names
+    no place, so wherever the new object lands is right)."""
     if isinstance(target_scene, dict):
         target_scene = Scene.from_dict(target_scene)
+    free = set(placed_anywhere)
+    if not free <= set(range(len(target_scene.objects))):
+        raise ValueError(f"placed_anywhere {sorted(free)} names objects the target scene "
+                         f"({len(target_scene.objects)} objects) does not have")
     detections = known(detect_objects(image))
     wanted = Counter((o.color, o.shape) for o in target_scene.objects)
     found = Counter((d.color, d.shape) for d in detections)
@@ -76,8 +85,11 @@ def judge_edit(image, target_scene: Scene, tolerance: float = EDIT_POSITION_TOLE
         extra = ", ".join(f"{c} {s}" for c, s in (found - wanted).elements()) or "none"
         return False, f"objects differ from target: missing {missing}; unexpected {extra}"
     unused = list(detections)
-    # Greedy nearest match within each (colour, shape) group; groups are small (<= 4 objects).
-    for obj in target_scene.objects:
+    # Greedy nearest match within each (colour, shape) group; groups are small (<= 4 objects). Objects
+    # placed anywhere take what is left once the placed ones are matched (the multisets are equal).
+    for index, obj in enumerate(target_scene.objects):
+        if index in free:
+            continue
         same = [d for d in unused if (d.color, d.shape) == (obj.color, obj.shape)]
         nearest = min(same, key=lambda d: _distance(d.center, obj.center))
         if _distance(nearest.center, obj.center) > tolerance:
