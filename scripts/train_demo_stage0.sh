@@ -9,6 +9,13 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
 OUT="${OUT:-build/demo-base}"
 VLM_PHASES="${VLM_PHASES:-1300 1200 1500}"  # steps of 16 per phase; phase k uses seed k-1
+# v10 (uniimage/demo/README.md, "Stage 0 again"): the text model's rotary base is 10, so image tokens' column
+# positions turn enough to be told apart (1e4, Qwen's base, left them at <= 0.0032 rad per column at head
+# size 32); after phase 1 the vision tower also learns what each of its 4 x 4 cells holds (per-cell heads,
+# a training aid that is not shipped). v9's stage 0 had neither (ROPE_THETA=10000 CELL_WEIGHT=0), and it ran
+# before 50346cd gave image tokens their 3D positions, so this script no longer remakes it exactly.
+ROPE_THETA="${ROPE_THETA:-10}"
+CELL_WEIGHT="${CELL_WEIGHT:-1}"
 mkdir -p "$OUT"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0
 stage0() { nice -n 10 "$PY" -m uniimage.cli.demo_stage0 "$@" --out "$OUT" --threads 1; }
@@ -17,10 +24,10 @@ stage0 data > "$OUT/data.log" 2>&1
 phase=0
 for steps in $VLM_PHASES; do
   phase=$((phase + 1))
-  init=()
+  init=(--rope-theta "$ROPE_THETA")  # phase 1 builds the model; later phases keep its config
   if [ "$phase" -gt 1 ]; then
     rm -rf "$OUT/qwen-phase$((phase - 1))" && mv "$OUT/qwen" "$OUT/qwen-phase$((phase - 1))"
-    init=(--vlm-init "$OUT/qwen-phase$((phase - 1))")
+    init=(--vlm-init "$OUT/qwen-phase$((phase - 1))" --cell-weight "$CELL_WEIGHT")
   fi
   stage0 vlm "${init[@]}" --vlm-steps "$steps" --seed $((phase - 1)) > "$OUT/vlm-phase$phase.log" 2>&1
 done
