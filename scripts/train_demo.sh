@@ -17,6 +17,10 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
 read -ra UNIIMAGE <<< "${UNIIMAGE:-.venv/bin/uniimage}"   # a command line: "python3 -m uniimage.cli.main" works
 THREADS="${THREADS:-2}"
+# Processes per training stage (stage 1 and the joint stage): PROCS > 1 runs each as that many gloo DDP
+# processes under torchrun, THREADS / PROCS threads each, batch_size per process (so the global batch is
+# PROCS x batch_size). On the 2-core machine 2 processes train 1.75x the samples a second of one process.
+PROCS="${PROCS:-1}"
 BASE=build/demo-base
 RUNS=build/demo-runs
 SHIP="${SHIP:-uniimage/presets/demo}"
@@ -81,8 +85,16 @@ fi
 for stage in ${STAGES:-t2i_slots joint_edit}; do
   rm -rf "${RUNS:?}/$stage"
   stage_args="STAGE_ARGS_$stage"
-  # shellcheck disable=SC2086
-  nice -n 5 "${UNIIMAGE[@]}" train "uniimage/configs/demo/$stage.yaml" ${STAGE_ARGS:-} ${!stage_args:-} > "$RUNS/$stage.log" 2>&1
+  if [ "$PROCS" -gt 1 ]; then
+    per=$(( THREADS / PROCS > 0 ? THREADS / PROCS : 1 ))
+    # shellcheck disable=SC2086
+    OMP_NUM_THREADS=$per MKL_NUM_THREADS=$per nice -n 5 "$PY" -m torch.distributed.run --standalone \
+      --nproc-per-node "$PROCS" -m uniimage.cli.main train "uniimage/configs/demo/$stage.yaml" ${STAGE_ARGS:-} \
+      ${!stage_args:-} > "$RUNS/$stage.log" 2>&1
+  else
+    # shellcheck disable=SC2086
+    nice -n 5 "${UNIIMAGE[@]}" train "uniimage/configs/demo/$stage.yaml" ${STAGE_ARGS:-} ${!stage_args:-} > "$RUNS/$stage.log" 2>&1
+  fi
   tail -n 1 "$RUNS/$stage.log"
 done
 

@@ -49,7 +49,7 @@ if [ -n "${SMOKE:-}" ]; then   # seconds on a CPU: the same commands, tiny sizes
   export N_T2I=64 N_EDIT=32 STAGE0_DATA_ARGS="--n-t2i 32 --n-vqa 64 --eval-n 0"
   export STAGE_ARGS_slots="max_steps=2 batch_size=4 rehearsal.batch_size=2"
 fi
-export THREADS PYTHON="$PY" UNIIMAGE="$UNI" SHIP=build/demo-gpu STAGE_ARGS="batch_size=$BATCH data.num_workers=$WORKERS"
+export PROCS=1 THREADS PYTHON="$PY" UNIIMAGE="$UNI" SHIP=build/demo-gpu STAGE_ARGS="batch_size=$BATCH data.num_workers=$WORKERS"
 START=$SECONDS
 mkdir -p build/demo-base build/demo-runs
 if [ -d "$BASES/qwen" ] && [ -d "$BASES/sana/vae" ]; then  # stage 0's bases, taken out already: a fresh DiT and the scenes
