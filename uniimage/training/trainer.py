@@ -30,6 +30,7 @@ from ..errors import CheckpointError, ConfigError
 from ..pipelines.schedulers import load_noise_schedule
 from ..utils.dtypes import torch_dtype
 from . import checkpointing as ckpt
+from .condition_cache import ConditionCache, check_condition_frozen
 from .config import TrainConfig, config_differences, fingerprint, load_config
 from .data import build_batches, build_stream, use_latent_caches
 from .ema import TrainableEMA
@@ -54,12 +55,14 @@ class FlowMatchingModule(nn.Module):
         self.model, self.loss_fn = model, loss_fn
 
     def forward(self, input_ids, attention_mask, pixel_values, image_grid_thw, x0, noise, indices, encode: bool,
-                lm: dict | None = None):
+                lm: dict | None = None, condition: tuple | None = None):
         if encode:  # x0 holds target pixels: the frozen VAE, in its own dtype (autocast off)
             with torch.no_grad(), torch.autocast(x0.device.type, enabled=False):
                 x0 = self.model.encode_latents(x0)
         noised = self.loss_fn.noise(x0, noise, indices)
-        condition, mask = self.model.encode_condition(input_ids, attention_mask, pixel_values, image_grid_thw)
+        if condition is None:
+            condition = self.model.encode_condition(input_ids, attention_mask, pixel_values, image_grid_thw)
+        condition, mask = condition  # (a frozen condition may come from the trainer's ConditionCache)
         prediction = self.model(noised.noisy, noised.timesteps, condition.to(noised.noisy.dtype), mask)
         loss = self.loss_fn(prediction, noised)
         if lm is None:
@@ -148,6 +151,12 @@ class Trainer:
         self.loss_fn = FlowMatchingLoss(c.loss, schedule=load_noise_schedule(self.components.noise_scheduler_dir))
         self.trainable_names = apply_freeze(model, c.freeze)
         self.model = model
+        self.condition_cache = None
+        if c.condition_cache:
+            check_condition_frozen(model)
+            if self.acc.distributed_type == DistributedType.FSDP:  # its MLLM weights live sharded inside the module
+                raise ConfigError("condition_cache does not work with FSDP: use DDP or DeepSpeed, or condition_cache: 0")
+            self.condition_cache = ConditionCache(c.condition_cache)
         self._build_data()  # before any dtype change: a latent cache is checked against the float32 VAE
         frozen_dtype = torch_dtype(c.frozen_dtype)
         if self.layerwise:  # stored in frozen_dtype, each layer upcast to float32 for its forward (frozen_storage.py)
@@ -231,13 +240,23 @@ class Trainer:
         return inputs, pixels
 
     def _loss(self, batch: dict, noise: torch.Tensor | None, indices: torch.Tensor | None, gen=None, lm=None):
-        inputs, pixels = self.mllm_inputs(batch)
         x, encode, shape = self.x0_input(batch)
         if noise is None:  # fixed draws of `gen` (validation)
             noise, indices = torch.randn(shape, generator=gen), self.loss_fn.sample_indices(shape[0], gen)
+        prompt, condition = (None, None, None, None), None
+        if self.condition_cache is not None:
+            condition = self.condition_cache(batch["caption"], batch["source_images"], self.encode_condition)
+        else:
+            inputs, pixels = self.mllm_inputs(batch)
+            prompt = (inputs.input_ids, inputs.attention_mask, pixels, inputs.image_grid_thw)
         with self.acc.autocast():
-            return self.module(inputs.input_ids, inputs.attention_mask, pixels, inputs.image_grid_thw, x,
-                               noise, indices, encode, lm)
+            return self.module(*prompt, x, noise, indices, encode, lm, condition)
+
+    def encode_condition(self, captions: list[str], images: list[list]):
+        """(condition, mask) of these prompt rows, computed outside the wrapped module (the cache's misses)."""
+        inputs, pixels = self.mllm_inputs({"caption": captions, "source_images": images})
+        with self.acc.autocast():
+            return self.model.encode_condition(inputs.input_ids, inputs.attention_mask, pixels, inputs.image_grid_thw)
 
     def micro_step(self, batch: dict, micro: int) -> torch.Tensor:
         _, _, shape = self.x0_input(batch)

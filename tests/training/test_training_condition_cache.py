@@ -1,0 +1,54 @@
+"""`condition_cache`: a frozen condition computed once per prompt trains the DiT as computing it every step,
+text-only rows are reused, rows with input images never are, and a condition that trains is refused."""
+
+import pytest
+import torch
+from training_helpers import tiny_config, trainable
+
+from uniimage.errors import ConfigError
+from uniimage.training import Trainer
+from uniimage.training.condition_cache import ConditionCache
+
+FROZEN = {"freeze.train_queries": "false", "freeze.train_connector": "false", "max_steps": 10, "batch_size": 4,
+          "data.datasets.0.shuffle": "false"}
+
+
+def test_cached_conditions_train_the_dit_as_fresh_ones(tmp_path, shapes_jsonl):
+    fresh = Trainer(tiny_config(tmp_path / "fresh", shapes_jsonl, **FROZEN))
+    cached = Trainer(tiny_config(tmp_path / "cached", shapes_jsonl, condition_cache=100, **FROZEN))
+    a, b = fresh.train()["losses"], cached.train()["losses"]
+    assert len(a) == 10 and torch.allclose(torch.tensor(a), torch.tensor(b), rtol=1e-5, atol=1e-6), (a, b)
+    wa, wb = trainable(fresh), trainable(cached)
+    assert wa.keys() == wb.keys() and all(name.startswith("transformer.") for name in wa)
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-5) for k in wa)
+    cache = cached.condition_cache
+    # 24 samples (16 text-to-image, 8 edits with a source image) in file order, 40 rows: the second epoch's
+    # text rows are hits (but for CFG-emptied captions), edit rows are computed every time and never kept.
+    assert cache.hits + cache.misses == 40 and cache.hits >= 8 and len(cache.store) <= 17
+    assert fresh.condition_cache is None
+
+
+def test_a_condition_that_trains_is_refused(tmp_path, shapes_jsonl):
+    with pytest.raises(ConfigError, match=r"condition_cache needs a frozen condition .*query"):
+        Trainer(tiny_config(tmp_path / "q", shapes_jsonl, condition_cache=10))  # published: the queries learn
+    with pytest.raises(ConfigError, match="condition_cache must be >= 0"):
+        tiny_config(tmp_path / "n", shapes_jsonl, condition_cache=-1)
+
+
+def test_the_cache_reuses_text_rows_keeps_the_newest_and_recomputes_image_rows():
+    calls = []
+
+    def encode(captions, images):
+        calls.append(list(captions))
+        cond = torch.stack([torch.full((2, 3, 4), float(len(c))) for c in captions], dim=1)  # [K, B, N, C]
+        return cond, torch.ones(len(captions), 3, dtype=torch.long)
+
+    cache = ConditionCache(max_items=2)
+    cond, mask = cache(["a", "bb", "a"], [[], [], []], encode)
+    assert calls == [["a", "bb", "a"]] and cond.shape == (2, 3, 3, 4) and mask.shape == (3, 3)
+    assert cond[0, :, 0, 0].tolist() == [1.0, 2.0, 1.0]
+    cond, _ = cache(["bb", "ccc", "edit"], [[], [], ["<image>"]], encode)  # "edit" has an input image
+    assert calls[-1] == ["ccc", "edit"] and cond[0, :, 0, 0].tolist() == [2.0, 3.0, 4.0]
+    assert list(cache.store) == ["bb", "ccc"]  # "a" was the least recently used; image rows are not kept
+    cache(["a", "edit"], [[], ["<image>"]], encode)  # "a" was dropped: computed again
+    assert calls[-1] == ["a", "edit"] and (cache.hits, cache.misses) == (1, 7)
