@@ -1,9 +1,13 @@
 """`condition_cache`: a frozen condition computed once per prompt trains the DiT as computing it every step,
 text-only rows are reused, rows with input images never are, and a condition that trains is refused."""
 
+from pathlib import Path
+
 import pytest
 import torch
-from training_helpers import tiny_config, trainable
+from safetensors.torch import load_file
+from test_training_ddp import STEPS, worker_config
+from training_helpers import TorchrunWorkers, tiny_config, trainable
 
 from uniimage.errors import ConfigError
 from uniimage.training import Trainer
@@ -26,6 +30,21 @@ def test_cached_conditions_train_the_dit_as_fresh_ones(tmp_path, shapes_jsonl):
     # text rows are hits (but for CFG-emptied captions), edit rows are computed every time and never kept.
     assert cache.hits + cache.misses == 40 and cache.hits >= 8 and len(cache.store) <= 17
     assert fresh.condition_cache is None
+
+
+def test_two_processes_with_the_cache_equal_one_without(tmp_path, shapes_jsonl):
+    """Each rank keeps its own cache; the rows it computes outside the DDP module change no gradient."""
+    frozen = ["freeze.train_queries=false", "freeze.train_connector=false"]
+    worker = Path(__file__).with_name("training_ddp_worker.py")
+    with TorchrunWorkers(worker, tmp_path / "two", 2, STEPS, shapes_jsonl, ",".join(["condition_cache=50", *frozen])) as w:
+        one = Trainer(worker_config(tmp_path / "one", 4, shapes_jsonl, frozen))
+        one.train()
+        log = w.wait(timeout=300)
+    assert w.returncode == 0, log[-3000:]
+    assert "MULTI_CPU world 2" in log and "condition_cache rows computed" in log
+    two, ours = load_file(str(tmp_path / "two" / "final.safetensors")), trainable(one)
+    assert two.keys() == ours.keys() and all(k.startswith("transformer.") for k in ours)
+    assert max((two[k] - ours[k]).abs().max().item() for k in ours) < 1e-5
 
 
 def test_a_condition_that_trains_is_refused(tmp_path, shapes_jsonl):

@@ -11,8 +11,8 @@ WORKER = Path(__file__).with_name("training_ddp_worker.py")
 STEPS = 3
 
 
-def worker_config(out, batch, data):
-    return load_config(data={
+def worker_config(out, batch, data, overrides=()):
+    return load_config(overrides=list(overrides), data={
         "output_dir": str(out), "model": {"preset": "tiny"}, "max_steps": STEPS, "batch_size": batch,
         "data": {"datasets": [{"path": str(data), "type": "jsonl"}], "cfg_dropout": None},
         "optim": {"lr": 2e-4, "warmup_steps": 1, "min_lr": 1e-5},
