@@ -85,16 +85,14 @@ fi
 for stage in ${STAGES:-t2i_slots joint_edit}; do
   rm -rf "${RUNS:?}/$stage"
   stage_args="STAGE_ARGS_$stage"
+  train=("${UNIIMAGE[@]}" train) per=$THREADS
   if [ "$PROCS" -gt 1 ]; then
+    train=("$PY" -m torch.distributed.run --standalone --nproc-per-node "$PROCS" -m uniimage.cli.main train)
     per=$(( THREADS / PROCS > 0 ? THREADS / PROCS : 1 ))
-    # shellcheck disable=SC2086
-    OMP_NUM_THREADS=$per MKL_NUM_THREADS=$per nice -n 5 "$PY" -m torch.distributed.run --standalone \
-      --nproc-per-node "$PROCS" -m uniimage.cli.main train "uniimage/configs/demo/$stage.yaml" ${STAGE_ARGS:-} \
-      ${!stage_args:-} > "$RUNS/$stage.log" 2>&1
-  else
-    # shellcheck disable=SC2086
-    nice -n 5 "${UNIIMAGE[@]}" train "uniimage/configs/demo/$stage.yaml" ${STAGE_ARGS:-} ${!stage_args:-} > "$RUNS/$stage.log" 2>&1
   fi
+  # shellcheck disable=SC2086
+  OMP_NUM_THREADS=$per MKL_NUM_THREADS=$per nice -n 5 "${train[@]}" "uniimage/configs/demo/$stage.yaml" ${STAGE_ARGS:-} \
+    ${!stage_args:-} > "$RUNS/$stage.log" 2>&1
   tail -n 1 "$RUNS/$stage.log"
 done
 

@@ -15,9 +15,9 @@ import torch
 from ..errors import ConfigError
 
 
-def check_condition_frozen(model) -> None:
+def check_condition_frozen(trainable_names: list[str]) -> None:
     """The cache is only right if every trainable weight is the DiT's: say which would go stale."""
-    moving = [n for n, p in model.named_parameters() if p.requires_grad and not n.startswith("transformer.")]
+    moving = [n for n in trainable_names if not n.startswith("transformer.")]
     if moving:
         shown = ", ".join(moving[:3]) + (f" and {len(moving) - 3} more" if len(moving) > 3 else "")
         raise ConfigError(f"condition_cache needs a frozen condition (MLLM, query rows and connector), but {shown} "

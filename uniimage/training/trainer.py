@@ -153,7 +153,7 @@ class Trainer:
         self.model = model
         self.condition_cache = None
         if c.condition_cache:
-            check_condition_frozen(model)
+            check_condition_frozen(self.trainable_names)
             if self.acc.distributed_type == DistributedType.FSDP:  # its MLLM weights live sharded inside the module
                 raise ConfigError("condition_cache does not work with FSDP: use DDP or DeepSpeed, or condition_cache: 0")
             self.condition_cache = ConditionCache(c.condition_cache)
