@@ -20,7 +20,7 @@ THREADS="${THREADS:-2}"
 # Processes per training stage (stage 1 and the joint stage): PROCS > 1 runs each as that many gloo DDP
 # processes under torchrun, THREADS / PROCS threads each, batch_size per process (so the global batch is
 # PROCS x batch_size). On the 2-core machine 2 processes train 1.75x the samples a second of one process.
-PROCS="${PROCS:-1}"
+PROCS="${PROCS:-2}"
 BASE=build/demo-base
 RUNS=build/demo-runs
 SHIP="${SHIP:-uniimage/presets/demo}"
