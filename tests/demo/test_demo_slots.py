@@ -159,3 +159,43 @@ def test_bad_input_is_named_and_nothing_is_overwritten(bases, demo_data, tmp_pat
     two.data.datasets = two.data.datasets * 2
     with pytest.raises(ConfigError, match="exactly one jsonl data set"):
         train_slots(two)
+
+
+def test_nonce_words_are_new_words_renamed_consistently_with_their_targets():
+    import random
+
+    from uniimage.demo.nonce import NONCE_COLOURS, NONCE_SHAPES, nonce_caption
+    from uniimage.shapes.heldout import heldout_combinations
+
+    real = set(COLORS) | set(SHAPES) | {s + "s" for s in SHAPES}
+    assert len(set(NONCE_COLOURS)) == len(NONCE_COLOURS) == 24 and len(set(NONCE_SHAPES)) == 24
+    assert not (set(NONCE_COLOURS) | set(NONCE_SHAPES)) & real and not set(NONCE_COLOURS) & set(NONCE_SHAPES)
+    objects = [{"class": "circle", "color": "blue", "count": 2}, {"class": "square", "color": "blue", "count": 1}]
+    caption = "a photo of two blue circles and a blue square"
+    assert nonce_caption(caption, objects, random.Random(0), share=0.0) == (caption, objects)
+    new, renamed = nonce_caption(caption, objects, random.Random(0), share=1.0)
+    c, s0, s1 = renamed[0]["color"], renamed[0]["class"], renamed[1]["class"]
+    assert renamed[1]["color"] == c and c in NONCE_COLOURS and {s0, s1} <= set(NONCE_SHAPES) and s0 != s1
+    assert new == f"a photo of two {c} {s0}s and a {c} {s1}"  # the plural keeps its "s"
+    assert [o["count"] for o in renamed] == [2, 1] and objects[0]["class"] == "circle"  # the input is not changed
+    # the targets follow the renamed objects: nonce classes come after each attribute's "none" class
+    targets = slot_targets({"tag": "two_object", "include": objects}, objects=renamed)
+    assert targets["colour"][:2] == [len(COLORS) + 1 + NONCE_COLOURS.index(c)] * 2
+    assert targets["shape"][:2] == [len(SHAPES) + 1 + NONCE_SHAPES.index(s) for s in (s0, s1)]
+    # a renamed caption never names a held-out pair: one of its two words is always made up
+    heldout = heldout_combinations()
+    for seed in range(50):
+        _, out = nonce_caption("a red square", [{"class": "square", "color": "red"}], random.Random(seed))
+        assert not heldout.has_color_shape(out[0]["color"], out[0]["class"])
+
+
+def test_nonce_captions_train_wider_heads_and_the_report_scores_heldout_prompts(bases, demo_data, tmp_path):
+    config = _config(bases[0], tmp_path, demo_data / "train.jsonl", out=tmp_path / "nonce", max_steps=2)
+    report = train_slots(config, log_every=1, nonce=0.5)
+    assert report["nonce"] == 0.5
+    last = report["log"][-1]
+    assert set(last["heldout"]) == set(last["unseen"]) == {"shape", "colour", "count", "relation"}
+    assert all(0.0 <= v <= 1.0 for v in last["heldout"].values() if not math.isnan(v))
+    assert "heldout" not in report["log"][0]  # scored every fourth log line and at the end
+    with pytest.raises(ConfigError, match="nonce must be a share"):
+        train_slots(_config(bases[0], tmp_path, demo_data / "train.jsonl", out=tmp_path / "bad"), nonce=1.0)

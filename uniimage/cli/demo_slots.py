@@ -20,10 +20,12 @@ def main(argv=None) -> int:
                                   "model folder, data the prompts, rehearsal the VQA rows")
     p.add_argument("--sides", action="store_true", help="object tokens also learn the side of the picture their "
                                                              "object is on (left, right, top, bottom)")
+    p.add_argument("--nonce", type=float, default=0.0, help="share of captions whose colour and shape words become "
+                   "made-up ones with classes of their own (uniimage/demo/nonce.py; 0: none)")
     p.add_argument("overrides", nargs="*", help="dotted key=value overrides, as for `uniimage train`")
     a = p.parse_intermixed_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    report = train_slots(load_config(a.config, a.overrides), sides=a.sides)
+    report = train_slots(load_config(a.config, a.overrides), sides=a.sides, nonce=a.nonce)
     print(json.dumps(report["log"][-1]))
     return 0
 

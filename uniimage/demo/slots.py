@@ -30,6 +30,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..shapes.prompts import caption_objects
 from ..shapes.vocab import COLORS, RELATIONS, SHAPES
+from .nonce import NONCE_COLOURS, NONCE_SHAPES, nonce_caption
 
 logger = logging.getLogger("uniimage.demo")
 
@@ -49,18 +50,29 @@ NONE = {"shape": len(SHAPES), "colour": len(COLORS), "count": 0, "relation": len
 ROLES = 3  # query q holds object 0, object 1 or the relation, by q % 3
 
 
-def kinds(sides: bool) -> dict[str, int]:
-    """Attribute -> class count for a slot stage with or without the side attribute."""
-    return CLASSES_WITH_SIDES if sides else CLASSES
+def kinds(sides: bool, nonce: bool = False) -> dict[str, int]:
+    """Attribute -> class count for a slot stage with or without the side attribute; with nonce words (nonce.py)
+    colour and shape get one class per nonce word after their "none" class."""
+    classes = dict(CLASSES_WITH_SIDES if sides else CLASSES)
+    if nonce:
+        classes["colour"] += len(NONCE_COLOURS)
+        classes["shape"] += len(NONCE_SHAPES)
+    return classes
 
 
-def slot_targets(meta: dict, sides: bool = False) -> dict[str, list[int]]:
-    """Per role (object 0, object 1, relation): class index of each attribute it must hold."""
-    objects = caption_objects(meta)[:2]
+def _index(word: str, real, nonce) -> int:
+    """Class of a real word (its place in the vocabulary) or of a nonce word (after the "none" class)."""
+    return list(real).index(word) if word in real else len(real) + 1 + nonce.index(word)
+
+
+def slot_targets(meta: dict, sides: bool = False, objects: list[dict] | None = None) -> dict[str, list[int]]:
+    """Per role (object 0, object 1, relation): class index of each attribute it must hold. objects: the
+    caption's objects in the order it names them (default: read from meta; nonce_caption passes its own)."""
+    objects = (caption_objects(meta) if objects is None else objects)[:2]
     rows = {k: [NONE[k]] * ROLES for k in kinds(sides)}
     for i, obj in enumerate(objects):
-        rows["shape"][i] = SHAPES.index(obj["class"])
-        rows["colour"][i] = list(COLORS).index(obj["color"]) if "color" in obj else NONE["colour"]
+        rows["shape"][i] = _index(obj["class"], SHAPES, NONCE_SHAPES)
+        rows["colour"][i] = _index(obj["color"], COLORS, NONCE_COLOURS) if "color" in obj else NONE["colour"]
         rows["count"][i] = int(obj.get("count", 1))
     if len(objects) == 2 and "position" in objects[0]:
         rows["relation"][2] = RELATIONS.index(objects[0]["position"][0])
@@ -118,8 +130,38 @@ def read_rows(path: Path, batch: int) -> list[dict]:
 
 
 def batch_targets(rows: list[dict], sides: bool = False) -> dict[str, torch.Tensor]:
-    per = [slot_targets(r["meta"], sides) for r in rows]
+    per = [slot_targets(r["meta"], sides, r.get("objects")) for r in rows]
     return {k: torch.tensor([p[k] for p in per]) for k in kinds(sides)}
+
+
+def with_nonce_words(rows: list[dict], rng: random.Random, share: float) -> list[dict]:
+    """Each row, with probability `share`, with nonce colour and shape words in its caption (nonce.py); such a
+    row carries its renamed objects (`objects`), which batch_targets reads instead of the metadata's."""
+    out = []
+    for r in rows:
+        if share > 0 and rng.random() < share:
+            caption, objects = nonce_caption(r["caption"], caption_objects(r["meta"]), rng)
+            r = {**r, "caption": caption, "objects": objects}
+        out.append(r)
+    return out
+
+
+@torch.no_grad()
+def probe_accuracy(model, processor, heads, split: str, n: int = 240, sides: bool = False, seed: int = 3) -> dict:
+    """The heads' accuracy on n fresh prompts of a ShapesEval split ("heldout": every colour-shape pair and
+    position triple training never shows), as SlotHeads.accuracy reports it."""
+    from ..shapes.heldout import heldout_combinations
+    from ..shapes.prompts import t2i_items
+
+    items = t2i_items(n, split, seed, heldout_combinations())
+    rows = [{"caption": it.prompt, "meta": it.metadata} for it in items]
+    device = next(model.parameters()).device
+    inputs = processor.generation_inputs([r["caption"] for r in rows], [[] for _ in rows]).to(device)
+    was_training = model.training
+    model.eval()
+    states, _ = model.ladder_states(inputs.input_ids, inputs.attention_mask)
+    model.train(was_training)
+    return {k: round(v, 3) for k, v in heads.accuracy(states, batch_targets(rows, sides)).items()}
 
 
 def lr_factor(step: int, steps: int, warmup: int, floor: float) -> float:
@@ -136,10 +178,15 @@ def slot_data(config) -> Path:
     return Path(sets[0]["path"])
 
 
-def train_slots(config, log_every: int = 50, device: str | None = None, sides: bool = False) -> dict:
+def train_slots(config, log_every: int = 50, device: str | None = None, sides: bool = False,
+                nonce: float = 0.0) -> dict:
     """Stage 0b from the model `config.model` builds; saves the whole model (random DiT included) to
     `config.output_dir`. `config` is a TrainConfig (`load_config`). device: default cuda when there is one.
-    sides: object tokens also learn which side of the picture their object is on (SIDES)."""
+    sides: object tokens also learn which side of the picture their object is on (SIDES).
+    nonce: the share of captions given nonce colour and shape words (nonce.py). Every fourth log line also
+    scores the heads on fresh training-split and held-out prompts (probe_accuracy)."""
+    if not 0.0 <= nonce < 1.0:
+        raise ConfigError(f"slots: nonce must be a share in [0, 1), got {nonce}")
     from ..checkpoint.pretrained import save_pretrained
     from ..training.model_source import load_model
     from ..training.rehearsal import RehearsalData, lm_loss, next_lm_inputs
@@ -158,7 +205,7 @@ def train_slots(config, log_every: int = 50, device: str | None = None, sides: b
     model.to(device).requires_grad_(False)
     model.text_model.layers.requires_grad_(True)  # the vision tower, vocabulary and head stay as stage 0 made them
     model.queries.requires_grad_(True)
-    heads = SlotHeads(model.queries.shape[1], kinds(sides)).to(device)
+    heads = SlotHeads(model.queries.shape[1], kinds(sides, nonce > 0)).to(device)
     params = [p for p in model.parameters() if p.requires_grad] + list(heads.parameters())
     optim = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     warmup = config.optim.warmup_steps
@@ -166,7 +213,7 @@ def train_slots(config, log_every: int = 50, device: str | None = None, sides: b
     rng, log = random.Random(seed), []
     model.train()
     for step in range(1, steps + 1):
-        picked = rng.sample(rows, batch)
+        picked = with_nonce_words(rng.sample(rows, batch), rng, nonce)
         inputs = processor.generation_inputs([r["caption"] for r in picked], [[] for _ in picked]).to(device)
         states, _ = model.ladder_states(inputs.input_ids, inputs.attention_mask)
         targets = {k: v.to(device) for k, v in batch_targets(picked, sides).items()}
@@ -181,10 +228,13 @@ def train_slots(config, log_every: int = 50, device: str | None = None, sides: b
         if step % log_every == 0 or step == steps:
             log.append({"step": step, "slot_loss": round(slot.item(), 4), "lm_loss": round(lm.item(), 4),
                         "accuracy": {k: round(v, 3) for k, v in heads.accuracy(states.detach(), targets).items()}})
+            if step % (4 * log_every) == 0 or step == steps:
+                log[-1]["unseen"] = probe_accuracy(model, processor, heads, "train", sides=sides)
+                log[-1]["heldout"] = probe_accuracy(model, processor, heads, "heldout", sides=sides)
             logger.info(json.dumps(log[-1]))
     model.eval().requires_grad_(False).to("cpu")
     save_pretrained(model, components, out)
     report = {"steps": steps, "batch": batch, "lr": lr, "rehearsal_batch": rehearsal.batch_size if rehearsal else 0,
-              "seed": seed, "sides": sides, "log": log}
+              "seed": seed, "sides": sides, "nonce": nonce, "log": log}
     (out / "slots_report.json").write_text(json.dumps(report, indent=1))
     return report
