@@ -11,7 +11,8 @@
 # Logs: build/demo-runs/*.log. Runs: build/demo-runs/<stage>.
 # Extra `key=value` overrides for every stage can be passed in STAGE_ARGS (e.g. "batch_size=8"), for one stage
 # in STAGE_ARGS_<stage> (e.g. STAGE_ARGS_t2i_joint="max_steps=100"). N_T2I / N_EDIT / STAGE0_DATA_ARGS size the
-# rendered data, SHIP names the folder the model is exported to (scripts/train_demo_gpu.sh sets them all).
+# rendered data, LATENT_SHARD the samples per shard of the cached latents (each set needs PROCS shards or more),
+# SHIP names the folder the model is exported to (scripts/train_demo_gpu.sh sets them all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
@@ -77,6 +78,23 @@ if ! grep -q '"sides": true' "$BASE/slots/slots_report.json" 2>/dev/null \
   nice -n 5 "$PY" -m uniimage.cli.demo_slots uniimage/configs/demo/slots.yaml --sides ${STAGE_ARGS_slots:-} > "$RUNS/slots.log" 2>&1
   tail -n 1 "$RUNS/slots.log"
 fi
+
+# v12: the target images' VAE latents, encoded once (`uniimage data cache-latents`: stages 1 and 2 then train
+# without the VAE encoder), the data sets side by side, one thread each. Remade when the slot model (whose VAE
+# they hold) is newer than them. Processes read whole shards: a cache needs at least PROCS of them.
+LATENT_SHARD="${LATENT_SHARD:-500}"
+pids=()
+for set in train_ro train_ro_described edit; do
+  src="$BASE/data-t2i/$set.jsonl"; [ "$set" = edit ] && src="$BASE/data-edit/train.jsonl"
+  dst="$BASE/latents/$set"
+  if [ ! -f "$dst/latents.json" ] || [ "$BASE/slots/model.safetensors" -nt "$dst/latents.json" ]; then
+    rm -rf "$dst" && mkdir -p "$BASE/latents"
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 "${UNIIMAGE[@]}" data cache-latents "$src" -o "$dst" --model "$BASE/slots" \
+      --batch-size 64 --shard-size "$LATENT_SHARD" > "$RUNS/latents-$set.log" 2>&1 &
+    pids+=($!)
+  fi
+done
+for pid in ${pids[@]+"${pids[@]}"}; do wait "$pid"; done   # set -e: a failed cache stops the chain here
 
 # Stage 1 from the slot model (t2i_slots), then the joint stage with 30% edits (joint_edit: v9 trains the DiT
 # alone; v6-v8 trained the MLLM's ladder layers, queries and connector with it, with LM rehearsal). v5 was
