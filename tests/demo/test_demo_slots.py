@@ -199,3 +199,60 @@ def test_nonce_captions_train_wider_heads_and_the_report_scores_heldout_prompts(
     assert "heldout" not in report["log"][0]  # scored every fourth log line and at the end
     with pytest.raises(ConfigError, match="nonce must be a share"):
         train_slots(_config(bases[0], tmp_path, demo_data / "train.jsonl", out=tmp_path / "bad"), nonce=1.0)
+
+
+def test_word_positions_find_each_objects_words_in_caption_order(bases):
+    from transformers import AutoTokenizer
+
+    from uniimage.demo.word_attention import word_positions
+
+    tok = AutoTokenizer.from_pretrained(bases[0] / "qwen")
+    rows = [{"caption": "a photo of a red circle and a red square",
+             "meta": {"tag": "color_attr", "include": [{"class": "circle", "color": "red"}, {"class": "square", "color": "red"}]}},
+            {"caption": "a photo of a triangle below a square",  # position metadata lists the anchor first
+             "meta": {"tag": "position", "include": [{"class": "square"}, {"class": "triangle", "position": ["below", 0]}]}},
+            {"caption": "exactly three stars", "meta": {"tag": "counting", "include": [{"class": "star", "count": 3}]}}]
+    ids = [tok.encode(r["caption"], add_special_tokens=False) for r in rows]
+    width = max(map(len, ids)) + 1
+    input_ids = torch.tensor([row + [tok.pad_token_id] * (width - len(row)) for row in ids])
+    spans = word_positions(tok, input_ids, rows, torch.tensor([len(row) for row in ids]))
+
+    def text(b, where):
+        return tok.decode(input_ids[b, where]).strip()
+
+    (c0, s0), (c1, s1) = spans[0]
+    assert (text(0, c0), text(0, s0), text(0, c1), text(0, s1)) == ("red", "circle", "red", "square")
+    assert c0[-1] < s0[0] < c1[0] < s1[0]  # the second "red" is the square's, not the circle's again
+    assert [(c, text(1, s)) for c, s in spans[1]] == [([], "triangle"), ([], "square")]
+    assert text(2, spans[2][0][1]) == "stars" and spans[2][0][0] == []
+
+
+def test_word_attention_loss_is_low_where_the_heads_look_at_the_words():
+    from uniimage.demo.word_attention import COLOUR_HEAD, SHAPE_HEAD, word_attention_loss
+
+    T, queries = 8, torch.tensor([[5, 6, 7]])  # query 5 holds object 0, 6 object 1, 7 the relation (ROLES = 3)
+    spans = [[([1], [2]), ([], [3])]]  # object 0: colour at 1, shape at 2; object 1: no colour, shape at 3
+    even = torch.full((1, 2, T, T), 1 / T)
+    sharp = even.clone()
+    sharp[0, COLOUR_HEAD, 5] = torch.nn.functional.one_hot(torch.tensor(1), T)
+    sharp[0, SHAPE_HEAD, 5] = torch.nn.functional.one_hot(torch.tensor(2), T)
+    sharp[0, SHAPE_HEAD, 6] = torch.nn.functional.one_hot(torch.tensor(3), T)
+    assert word_attention_loss({0: even}, queries, spans, 3).item() == pytest.approx(math.log(T))
+    assert word_attention_loss({0: sharp}, queries, spans, 3).item() == pytest.approx(0.0, abs=1e-5)
+    assert word_attention_loss({}, queries, spans, 3).item() == 0.0
+
+
+def test_word_attention_trains_with_eager_attention_and_restores_sdpa(bases, demo_data, tmp_path):
+    from uniimage.demo.word_attention import captured_attention
+    from uniimage.training.model_source import load_model
+
+    config = _config(bases[0], tmp_path, demo_data / "train.jsonl", out=tmp_path / "attend", max_steps=2)
+    report = train_slots(config, log_every=1, attend=1.0)
+    assert report["attend"] == 1.0 and all(e["word_attention_loss"] > 0 for e in report["log"])
+    model, _, _ = load_model(config.model)
+    before = model.mllm.config._attn_implementation
+    with captured_attention(model.mllm) as caught:
+        assert model.mllm.config._attn_implementation == "eager"
+    assert model.mllm.config._attn_implementation == before and caught == {}
+    with pytest.raises(ConfigError, match="attend must be"):
+        train_slots(_config(bases[0], tmp_path, demo_data / "train.jsonl", out=tmp_path / "bad2"), attend=-1.0)

@@ -22,10 +22,12 @@ def main(argv=None) -> int:
                                                              "object is on (left, right, top, bottom)")
     p.add_argument("--nonce", type=float, default=0.0, help="share of captions whose colour and shape words become "
                    "made-up ones with classes of their own (uniimage/demo/nonce.py; 0: none)")
+    p.add_argument("--attend", type=float, default=0.0, help="weight of a loss that teaches head 0 / head 1 of each "
+                   "object query to attend to its colour / shape word (uniimage/demo/word_attention.py; 0: off)")
     p.add_argument("overrides", nargs="*", help="dotted key=value overrides, as for `uniimage train`")
     a = p.parse_intermixed_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    report = train_slots(load_config(a.config, a.overrides), sides=a.sides, nonce=a.nonce)
+    report = train_slots(load_config(a.config, a.overrides), sides=a.sides, nonce=a.nonce, attend=a.attend)
     print(json.dumps(report["log"][-1]))
     return 0
 

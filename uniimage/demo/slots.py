@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import random
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -31,6 +32,7 @@ from ..errors import ConfigError
 from ..shapes.prompts import caption_objects
 from ..shapes.vocab import COLORS, RELATIONS, SHAPES
 from .nonce import NONCE_COLOURS, NONCE_SHAPES, nonce_caption
+from .word_attention import captured_attention, word_attention_loss, word_positions
 
 logger = logging.getLogger("uniimage.demo")
 
@@ -179,14 +181,17 @@ def slot_data(config) -> Path:
 
 
 def train_slots(config, log_every: int = 50, device: str | None = None, sides: bool = False,
-                nonce: float = 0.0) -> dict:
+                nonce: float = 0.0, attend: float = 0.0) -> dict:
     """Stage 0b from the model `config.model` builds; saves the whole model (random DiT included) to
     `config.output_dir`. `config` is a TrainConfig (`load_config`). device: default cuda when there is one.
     sides: object tokens also learn which side of the picture their object is on (SIDES).
     nonce: the share of captions given nonce colour and shape words (nonce.py). Every fourth log line also
-    scores the heads on fresh training-split and held-out prompts (probe_accuracy)."""
+    scores the heads on fresh training-split and held-out prompts (probe_accuracy).
+    attend: weight of the word-attention loss (word_attention.py; 0: off)."""
     if not 0.0 <= nonce < 1.0:
         raise ConfigError(f"slots: nonce must be a share in [0, 1), got {nonce}")
+    if attend < 0:
+        raise ConfigError(f"slots: attend must be >= 0, got {attend}")
     from ..checkpoint.pretrained import save_pretrained
     from ..training.model_source import load_model
     from ..training.rehearsal import RehearsalData, lm_loss, next_lm_inputs
@@ -215,18 +220,25 @@ def train_slots(config, log_every: int = 50, device: str | None = None, sides: b
     for step in range(1, steps + 1):
         picked = with_nonce_words(rng.sample(rows, batch), rng, nonce)
         inputs = processor.generation_inputs([r["caption"] for r in picked], [[] for _ in picked]).to(device)
-        states, _ = model.ladder_states(inputs.input_ids, inputs.attention_mask)
+        with captured_attention(model.mllm) if attend > 0 else nullcontext({}) as caught:
+            states, _ = model.ladder_states(inputs.input_ids, inputs.attention_mask)
         targets = {k: v.to(device) for k, v in batch_targets(picked, sides).items()}
         slot = heads.loss(states, targets)
+        words = torch.zeros((), device=device)
+        if attend > 0:
+            queries = model.query_positions(inputs.input_ids)
+            spans = word_positions(processor.tokenizer, inputs.input_ids, picked, queries[:, 0])
+            words = word_attention_loss(caught, queries, spans, ROLES)
         lm = torch.zeros((), device=device)
         if rehearsal:
             lm = lm_loss(model.mllm, {k: v.to(device) for k, v in next_lm_inputs(rehearsal, processor).items()})
         optim.zero_grad(set_to_none=True)
-        (slot + lm_weight * lm).backward()
+        (slot + lm_weight * lm + attend * words).backward()
         optim.step()
         schedule.step()
         if step % log_every == 0 or step == steps:
             log.append({"step": step, "slot_loss": round(slot.item(), 4), "lm_loss": round(lm.item(), 4),
+                        **({"word_attention_loss": round(words.item(), 4)} if attend > 0 else {}),
                         "accuracy": {k: round(v, 3) for k, v in heads.accuracy(states.detach(), targets).items()}})
             if step % (4 * log_every) == 0 or step == steps:
                 log[-1]["unseen"] = probe_accuracy(model, processor, heads, "train", sides=sides)
@@ -235,6 +247,6 @@ def train_slots(config, log_every: int = 50, device: str | None = None, sides: b
     model.eval().requires_grad_(False).to("cpu")
     save_pretrained(model, components, out)
     report = {"steps": steps, "batch": batch, "lr": lr, "rehearsal_batch": rehearsal.batch_size if rehearsal else 0,
-              "seed": seed, "sides": sides, "nonce": nonce, "log": log}
+              "seed": seed, "sides": sides, "nonce": nonce, "attend": attend, "log": log}
     (out / "slots_report.json").write_text(json.dumps(report, indent=1))
     return report
