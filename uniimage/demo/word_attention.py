@@ -85,4 +85,3 @@ def word_attention_loss(caught: dict, query_positions: torch.Tensor, spans: list
     if not terms:
         return torch.zeros((), device=query_positions.device)
     return torch.stack(terms).mean()
-
