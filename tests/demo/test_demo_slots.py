@@ -164,7 +164,7 @@ def test_bad_input_is_named_and_nothing_is_overwritten(bases, demo_data, tmp_pat
 def test_nonce_words_are_new_words_renamed_consistently_with_their_targets():
     import random
 
-    from uniimage.demo.nonce import NONCE_COLOURS, NONCE_SHAPES, nonce_caption
+    from uniimage.demo.nonce import NONCE_COLOURS, NONCE_SHAPES, nonce_caption, row_objects
     from uniimage.shapes.heldout import heldout_combinations
 
     real = set(COLORS) | set(SHAPES) | {s + "s" for s in SHAPES}
@@ -187,6 +187,10 @@ def test_nonce_words_are_new_words_renamed_consistently_with_their_targets():
     for seed in range(50):
         _, out = nonce_caption("a red square", [{"class": "square", "color": "red"}], random.Random(seed))
         assert not heldout.has_color_shape(out[0]["color"], out[0]["class"])
+    # a row's objects: the renamed ones when it carries them, else its metadata's (word_positions and the targets)
+    meta = {"tag": "two_object", "include": objects}
+    assert row_objects({"meta": meta, "objects": renamed}) == renamed
+    assert [o["class"] for o in row_objects({"meta": meta})] == ["circle", "square"]
 
 
 def test_nonce_captions_train_wider_heads_and_the_report_scores_heldout_prompts(bases, demo_data, tmp_path):

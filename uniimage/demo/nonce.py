@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import re
 
+from ..shapes.prompts import caption_objects
 from ..shapes.vocab import COLORS, SHAPES
 
 _ONSETS = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "s", "t", "v", "z", "bl", "dr", "gr", "kl", "sn", "tw")
@@ -59,3 +60,9 @@ def nonce_caption(caption: str, objects: list[dict], rng: random.Random, share: 
     objects = [{**o, "class": swap_s.get(o["class"], o["class"]),
                 **({"color": swap_c.get(o["color"], o["color"])} if "color" in o else {})} for o in objects]
     return caption, objects
+
+
+def row_objects(row: dict) -> list[dict]:
+    """A slot-stage row's objects in the order its caption names them: the renamed ones a nonce caption carries
+    (`objects`, set by slots.with_nonce_words), else those read from its ShapesEval metadata."""
+    return row.get("objects") or caption_objects(row["meta"])

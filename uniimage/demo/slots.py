@@ -31,7 +31,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..shapes.prompts import caption_objects
 from ..shapes.vocab import COLORS, RELATIONS, SHAPES
-from .nonce import NONCE_COLOURS, NONCE_SHAPES, nonce_caption
+from .nonce import NONCE_COLOURS, NONCE_SHAPES, nonce_caption, row_objects
 from .word_attention import captured_attention, word_attention_loss, word_positions
 
 logger = logging.getLogger("uniimage.demo")
@@ -132,7 +132,7 @@ def read_rows(path: Path, batch: int) -> list[dict]:
 
 
 def batch_targets(rows: list[dict], sides: bool = False) -> dict[str, torch.Tensor]:
-    per = [slot_targets(r["meta"], sides, r.get("objects")) for r in rows]
+    per = [slot_targets(r["meta"], sides, row_objects(r)) for r in rows]
     return {k: torch.tensor([p[k] for p in per]) for k in kinds(sides)}
 
 

@@ -10,11 +10,12 @@ loss asks head 0 of every layer to attend to the object's colour word and head 1
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import lru_cache
 
 import torch
 
-from ..shapes.prompts import caption_objects
 from ..shapes.vocab import PLURALS
+from .nonce import row_objects
 
 COLOUR_HEAD, SHAPE_HEAD = 0, 1
 
@@ -25,19 +26,25 @@ def _find(ids: list[int], word_ids: list[int], start: int) -> int:
     return next((i for i in range(start, len(ids) - n + 1) if ids[i:i + n] == word_ids), -1)
 
 
+@lru_cache(maxsize=4096)
+def _word_ids(tokenizer, word: str) -> tuple[int, ...]:
+    """The tokens of a word as it follows a space (tokenised once per word: the vocabulary is small)."""
+    return tuple(tokenizer.encode(" " + word, add_special_tokens=False))
+
+
 def word_positions(tokenizer, input_ids: torch.Tensor, rows: list[dict], end: torch.Tensor) -> list[list[tuple]]:
     """Per row, per named object (at most two, in caption order): (colour token positions, shape token positions),
     found in order before position end[row] (the first query). A word the caption does not have gives []."""
     out = []
     for b, row in enumerate(rows):
         ids, cursor, objects = input_ids[b, : int(end[b])].tolist(), 0, []
-        for obj in (row.get("objects") or caption_objects(row["meta"]))[:2]:
+        for obj in row_objects(row)[:2]:
             spans = []
             shape_words = (obj["class"], PLURALS.get(obj["class"], obj["class"] + "s"))
             for words in ((obj["color"],) if "color" in obj else (), shape_words):
                 found = []
                 for word in words:
-                    word_ids = tokenizer.encode(" " + word, add_special_tokens=False)
+                    word_ids = list(_word_ids(tokenizer, word))
                     at = _find(ids, word_ids, cursor)
                     if at >= 0 and (not found or at < found[0]):
                         found = list(range(at, at + len(word_ids)))
