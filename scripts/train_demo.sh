@@ -66,16 +66,19 @@ fi
 # Stage 0b, query slots (uniimage/configs/demo/slots.yaml, about 15 min): the MLLM's query tokens learn to hold
 # the caption one object per token, so the DiT can read which colour goes with which shape. Only STAGE_ARGS_slots
 # reaches it: the shared STAGE_ARGS size the training stages (the GPU run's batch of 128 is not this stage's 64).
-# v8: each object token also learns the side of the picture its object is on (--sides); v9: 1000 steps, not 400.
-# A slot model made with other steps than slots.yaml's (v8: 400), without sides (v7) or with a DiT without
-# positions (v6) is made again.
+# v8: each object token also learns the side of the picture its object is on (--sides); v9: 1000 steps, not 400;
+# v12: head 0 / head 1 of each object query learn to attend to its colour / shape word (--attend 0.2), so a
+# held-out colour-shape pair reaches the slots (demo README, "Held-out colour-shape pairs").
+# A slot model made with other steps than slots.yaml's (v8: 400), without sides (v7) or word attention (v11),
+# or with a DiT without positions (v6) is made again.
 SLOT_STEPS=$("$PY" -c "import yaml; print(yaml.safe_load(open('uniimage/configs/demo/slots.yaml'))['max_steps'])")
 if ! grep -q '"sides": true' "$BASE/slots/slots_report.json" 2>/dev/null \
    || ! grep -q "\"steps\": $SLOT_STEPS," "$BASE/slots/slots_report.json" \
+   || ! grep -q '"attend": 0.2,' "$BASE/slots/slots_report.json" \
    || ! grep -q '"interpolation_scale": 1' "$BASE/slots/sana/transformer/config.json"; then
   rm -rf "$BASE/slots"
   # shellcheck disable=SC2086
-  nice -n 5 "$PY" -m uniimage.cli.demo_slots uniimage/configs/demo/slots.yaml --sides ${STAGE_ARGS_slots:-} > "$RUNS/slots.log" 2>&1
+  nice -n 5 "$PY" -m uniimage.cli.demo_slots uniimage/configs/demo/slots.yaml --sides --attend 0.2 ${STAGE_ARGS_slots:-} > "$RUNS/slots.log" 2>&1
   tail -n 1 "$RUNS/slots.log"
 fi
 

@@ -7,7 +7,7 @@ image-processor config copied) and out/sana/vae; `stage0 sana` and `stage0 data`
 and the scenes.
 
 `write_slot_model` goes one stage further: a model whose MLLM side (layers, query rows, connector) stayed as
-stage 0b left it (demo v9, v10 and v11, whose stage 1 and joint stage train the DiT alone) still holds the slot model
+stage 0b left it (demo v9 to v12, whose stage 1 and joint stage train the DiT alone) still holds the slot model
 except for its DiT, which was stage 0's fresh seeded one. Putting that DiT back gives stage 0b's model
 folder, which stage 1 and the ladder-vs-final ablation start from, without stage 0 or 0b (1 h 15 min).
 Rebuilt from v9 this way, the ablation's ladder run (seed 0, 3000 steps) gave the same figures to the last
