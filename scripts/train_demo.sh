@@ -72,13 +72,14 @@ fi
 # A slot model made with other steps than slots.yaml's (v8: 400), without sides (v7) or word attention (v11),
 # or with a DiT without positions (v6) is made again.
 SLOT_STEPS=$("$PY" -c "import yaml; print(yaml.safe_load(open('uniimage/configs/demo/slots.yaml'))['max_steps'])")
+SLOT_ATTEND=0.2   # the word-attention weight (v12); a slot model made with another is made again
 if ! grep -q '"sides": true' "$BASE/slots/slots_report.json" 2>/dev/null \
    || ! grep -q "\"steps\": $SLOT_STEPS," "$BASE/slots/slots_report.json" \
-   || ! grep -q '"attend": 0.2,' "$BASE/slots/slots_report.json" \
+   || ! grep -q "\"attend\": $SLOT_ATTEND," "$BASE/slots/slots_report.json" \
    || ! grep -q '"interpolation_scale": 1' "$BASE/slots/sana/transformer/config.json"; then
   rm -rf "$BASE/slots"
   # shellcheck disable=SC2086
-  nice -n 5 "$PY" -m uniimage.cli.demo_slots uniimage/configs/demo/slots.yaml --sides --attend 0.2 ${STAGE_ARGS_slots:-} > "$RUNS/slots.log" 2>&1
+  nice -n 5 "$PY" -m uniimage.cli.demo_slots uniimage/configs/demo/slots.yaml --sides --attend "$SLOT_ATTEND" ${STAGE_ARGS_slots:-} > "$RUNS/slots.log" 2>&1
   tail -n 1 "$RUNS/slots.log"
 fi
 
