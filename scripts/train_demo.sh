@@ -119,8 +119,19 @@ for stage in ${STAGES:-t2i_slots joint_edit}; do
 done
 
 # Ship: published layout + component configs, float32 (about 21 MB; `--dtype bfloat16` halves it).
-rm -rf "$SHIP.new"
+rm -rf "$SHIP.new" "$SHIP.answer"
 "${UNIIMAGE[@]}" export "$RUNS/${stage}" "$SHIP.new"   # the last stage run
 find "$SHIP.new" -name '*.bin' -delete   # package data is safetensors only
+# Stage 4 (v13), answer layers: ANSWER_GROW decoder layers stacked above the MLLM's top layer and trained on fresh
+# training-split questions, the rest frozen. Generation never runs them, so every image stays as the joint stage
+# drew it (uniimage/demo/answer_layers.py; demo README, "Demo v13"). 47 min on one thread; it gets THREADS.
+# ANSWER_STEPS=0 skips it.
+ANSWER_STEPS="${ANSWER_STEPS:-6000}"
+if [ "$ANSWER_STEPS" -gt 0 ]; then
+  nice -n 5 "$PY" -m uniimage.cli.demo_answer "$SHIP.new" --out "$SHIP.answer" --threads "$THREADS" \
+    --grow "${ANSWER_GROW:-4}" --steps "$ANSWER_STEPS" > "$RUNS/answer.log" 2>&1
+  tail -n 1 "$RUNS/answer.log"
+  rm -rf "$SHIP.new" && mv "$SHIP.answer" "$SHIP.new"
+fi
 rm -rf "$SHIP" && mv "$SHIP.new" "$SHIP"
 du -sh "$SHIP"

@@ -15,6 +15,7 @@ from uniimage.shapes.render import render_scene
 from uniimage.shapes.score import judge_vqa
 from uniimage.shapes.vqa import vqa_items
 
+from .describe import DESCRIBE_PROMPT, describe_scene
 from .vlm_data import pixels, prompt_text
 
 
@@ -45,3 +46,18 @@ def vqa_accuracy(model, tokenizer, processor, split: str = "heldout", n: int = 2
             hits.setdefault(item.kind, []).append(judge_vqa(reply, item.answer)[0])
     scores = {kind: sum(v) / len(v) for kind, v in hits.items()}
     return {"overall": sum(scores.values()) / len(scores), **scores, "n": n}
+
+
+def describe_accuracy(model, tokenizer, processor, n: int = 50, batch: int = 25,
+                      image_size: int = SOURCE_IMAGE_SIZE) -> float:
+    """Share of training-split scenes (the VQA prompt set's) whose "Describe this image." answer is exactly the
+    caption stage 0 taught (`describe_scene`), letter case and surrounding spaces aside."""
+    model.eval()
+    scenes = [item.scene for item in vqa_items(n, "train", PROMPT_SEED, heldout_combinations())]
+    hits = 0
+    for start in range(0, n, batch):
+        chunk = scenes[start:start + batch]
+        replies = answer(model, tokenizer, processor, [render_scene(s, image_size) for s in chunk],
+                         [DESCRIBE_PROMPT] * len(chunk), max_new_tokens=64)
+        hits += sum(r.strip().lower() == describe_scene(s).strip().lower() for r, s in zip(replies, chunk))
+    return hits / n

@@ -1,0 +1,117 @@
+"""Demo stage 4 (answer layers): layers stacked above the ladder train on VQA while every condition the DiT
+reads, so every drawn image, keeps its exact values; the grown model saves and loads as any other."""
+
+import json
+
+import pytest
+import torch
+
+from uniimage.checkpoint.pretrained import from_components, load_pretrained, save_pretrained
+from uniimage.demo.answer_layers import (answer_layer_start, answer_parameters, grow_answer_layers,
+                                         train_answer_layers, answer_examples)
+from uniimage.errors import ConfigError, InputError
+
+
+@pytest.fixture()
+def tiny(bases):
+    out, _, _ = bases
+    model, processor, components = from_components(str(out / "qwen"), str(out / "sana"), num_metaqueries=4)
+    return model, processor, components
+
+
+def _condition(model, processor):
+    inputs = processor.generation_inputs(["a red circle", "two blue squares"], [[], []])  # prompt + query tokens
+    with torch.no_grad():
+        return model.encode_condition(inputs.input_ids, inputs.attention_mask)[0]
+
+
+def test_grown_layers_start_as_the_identity(tiny):
+    model, processor, components = tiny
+    inputs = processor.understanding_inputs([], "what colour is the circle?")
+    with torch.no_grad():
+        before = model.mllm(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask).logits
+    top = model.num_mllm_layers
+    grow_answer_layers(model, 2)
+    assert model.num_mllm_layers == top + 2 == model.mllm.config.text_config.num_hidden_layers
+    assert [layer.self_attn.layer_idx for layer in model.text_model.layers] == list(range(top + 2))
+    with torch.no_grad():
+        after = model.mllm(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask).logits
+    assert torch.equal(before, after)
+
+
+def test_training_moves_only_the_answer_layers_and_the_condition_stays_exact(tiny, demo_data):
+    model, processor, components = tiny
+    condition = _condition(model, processor)
+    ladder = list(model.ladder)
+    start = answer_layer_start(model)
+    grow_answer_layers(model, 1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    examples = answer_examples(16, seed=1, describe_share=0.25)
+    losses = train_answer_layers(model, processor.tokenizer, components.image_processor(), examples, steps=12, batch=4, lr=3e-3)
+    assert len(losses) == 12 and sum(losses[-3:]) < sum(losses[:3])
+    moved = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    trained = {f"mllm.model.language_model.layers.{i}." for i in range(start, model.num_mllm_layers)} | {"mllm.model.language_model.norm."}
+    assert moved and all(any(k.startswith(t) for t in trained) for k in moved), sorted(moved)[:5]
+    assert model.ladder == ladder and model.config.ladder == ladder
+    assert torch.equal(_condition(model, processor), condition)
+    assert not any(p.requires_grad for p in model.mllm.parameters())  # left frozen
+
+
+def test_grown_model_saves_and_loads_with_its_ladder(tiny, tmp_path):
+    model, processor, components = tiny
+    grow_answer_layers(model, 2)
+    with torch.no_grad():
+        for p in answer_parameters(model):
+            p.add_(0.01)
+    save_pretrained(model, components, tmp_path / "grown")
+    model.mllm.config.to_json_file(tmp_path / "grown" / "mllm" / "config.json")
+    back, back_processor, _ = load_pretrained(str(tmp_path / "grown"))
+    assert back.num_mllm_layers == model.num_mllm_layers and back.ladder == model.ladder
+    assert json.loads((tmp_path / "grown" / "config.json").read_text())["ladder"] == model.ladder
+    assert all(torch.equal(a, b) for a, b in zip(back.mllm.parameters(), model.mllm.parameters()))
+    assert torch.equal(_condition(back, back_processor), _condition(model, processor))
+
+
+def test_a_ladder_reading_the_final_state_leaves_no_answer_layer(bases):
+    out, _, _ = bases
+    model, _, _ = from_components(str(out / "qwen"), str(out / "sana"), num_metaqueries=4, ladder="final")
+    with pytest.raises(ConfigError, match="final"):
+        grow_answer_layers(model, 1)
+    with pytest.raises(ConfigError, match="final"):
+        answer_parameters(model)
+
+
+def test_command_refuses_a_used_folder(tmp_path):
+    from uniimage.cli.demo_answer import main
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("saved")
+    with pytest.raises(InputError, match="not empty"):
+        main(["unused-model", "--out", str(tmp_path / "out")])
+    assert (tmp_path / "out" / "keep.txt").read_text() == "saved"
+
+
+def test_examples_mix_questions_and_full_captions():
+    from uniimage.demo.describe import DESCRIBE_PROMPT, describe_scene
+
+    examples = answer_examples(200, seed=3, describe_share=0.3)
+    captions = [e for e in examples if e.prompt == DESCRIBE_PROMPT]
+    assert 40 <= len(captions) <= 80
+    assert all(e.answer == describe_scene(e.scene) for e in captions)
+    assert all(e.answer in {"yes", "no", "1", "2", "3", "4"} or " " not in e.answer for e in examples if e not in captions)
+    with pytest.raises(ConfigError, match="describe_share"):
+        answer_examples(4, seed=0, describe_share=1.5)
+
+
+def test_command_writes_a_grown_model_that_loads(tiny, tmp_path):
+    from uniimage.cli.demo_answer import main
+
+    model, processor, components = tiny
+    save_pretrained(model, components, tmp_path / "model")
+    assert main([str(tmp_path / "model"), "--out", str(tmp_path / "grown"), "--grow", "1", "--steps", "2",
+                 "--batch", "2", "--n-vqa", "8", "--eval-n", "0"]) == 0
+    report = json.loads((tmp_path / "grown" / "answer_report.json").read_text())
+    assert report["layers"] == model.num_mllm_layers + 1 and report["ladder"] == list(model.ladder)
+    back, back_processor, _ = load_pretrained(str(tmp_path / "grown"))
+    assert back.num_mllm_layers == model.num_mllm_layers + 1
+    assert torch.equal(_condition(back, back_processor), _condition(model, processor))

@@ -1,0 +1,76 @@
+"""Demo stage 4: answer layers stacked above the ladder and trained on VQA (uniimage/demo/answer_layers.py).
+
+    python -m uniimage.cli.demo_answer MODEL --out DIR [--grow 4 --steps 3000]
+
+Reads a saved UniImage model, writes the whole model again to DIR (a new folder) with the grown MLLM; the
+DiT, VAE, connector, queries and every layer the ladder reads are copied unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ..errors import InputError
+
+logger = logging.getLogger("uniimage.demo")
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(prog="python -m uniimage.cli.demo_answer", description=__doc__.split("\n")[0])
+    p.add_argument("model", help="a saved UniImage model folder (e.g. the joint stage's export)")
+    p.add_argument("--out", type=Path, required=True, help="new folder for the model with answer layers")
+    p.add_argument("--grow", type=int, default=4, help="decoder layers stacked above the MLLM's top layer")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--n-vqa", type=int, default=60000, help="fresh training-split questions to train on")
+    p.add_argument("--describe-share", type=float, default=0.2,
+                   help="share of the examples asked 'Describe this image.' (the full caption) instead of a question")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--eval-n", type=int, default=100, help="questions per split scored before and after (0: skip)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    from ..checkpoint.pretrained import load_pretrained, save_pretrained
+    from ..demo.answer_layers import answer_examples, grow_answer_layers, train_answer_layers
+    from ..demo.eval_vlm import describe_accuracy, vqa_accuracy
+
+    args = parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
+    torch.set_num_threads(args.threads)
+    if args.out.exists() and any(args.out.iterdir()):
+        raise InputError(f"{args.out} exists and is not empty: give a new folder (nothing is overwritten)")
+    start = time.time()
+    model, processor, components = load_pretrained(args.model, torch.float32)
+    tokenizer, images = processor.tokenizer, components.image_processor()
+    def score():
+        if not args.eval_n:
+            return None
+        result = {split: vqa_accuracy(model.mllm, tokenizer, images, split, args.eval_n) for split in ("train", "heldout")}
+        return {**result, "describe_exact": describe_accuracy(model.mllm, tokenizer, images, min(50, args.eval_n))}
+
+    report = {"from": Path(args.model).name, "grow": args.grow, "steps": args.steps, "batch": args.batch, "lr": args.lr,
+              "n_vqa": args.n_vqa, "describe_share": args.describe_share, "seed": args.seed, "vqa_before": score()}
+    grow_answer_layers(model, args.grow)
+    losses = train_answer_layers(model, tokenizer, images, answer_examples(args.n_vqa, 9173 + args.seed, args.describe_share), args.steps,
+                                 args.batch, args.lr, args.seed)
+    report.update(final_loss=sum(losses[-50:]) / len(losses[-50:]), vqa_after=score(),
+                  layers=model.num_mllm_layers, ladder=list(model.ladder), seconds=round(time.time() - start, 1))
+    save_pretrained(model, components, args.out)
+    model.mllm.config.to_json_file(args.out / "mllm" / "config.json")  # the grown layer count
+    (args.out / "answer_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    logger.info("answer layers: %s", json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Demo stage 4: answer layers. The DiT reads the MLLM only up to the ladder's deepest hidden state, so the
+decoder layers from there up (and the final norm) serve understanding alone. This stage stacks `grow` new
+layers on top and trains those layers on VQA: every image the model draws keeps its exact values.
+
+A documented demo deviation (uniimage/demo/README.md, "Answer layers"): the published MLLM is a pretrained
+Qwen2.5-VL that answers well as it is; ours is a 2.3M-parameter VLM made from scratch in stage 0, whose
+lower layers stay as generation trained them.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import replace
+
+import torch
+from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLDecoderLayer
+
+from uniimage.errors import ConfigError
+from uniimage.shapes.heldout import heldout_combinations
+from uniimage.shapes.vqa import vqa_items
+
+from .describe import DESCRIBE_PROMPT, describe_scene
+from .schedule import log_progress, lr_at, optimizer_step, set_lr
+from .vlm_data import Example, collate
+
+
+def answer_layer_start(model) -> int:
+    """Index of the first decoder layer that generation never runs (the deepest ladder state is its input)."""
+    deepest = max(model.ladder)
+    if deepest >= model.num_mllm_layers:
+        raise ConfigError("the ladder reads the MLLM's final (normed) state, so every decoder layer conditions the DiT: "
+                          "no layer is free to train for answers")
+    return deepest
+
+
+def grow_answer_layers(model, n: int) -> None:
+    """Stack `n` decoder layers on the MLLM's text model: copies of its top layer whose output projections are
+    zero, so each starts as the identity and the model answers exactly as before. The ladder is pinned to its
+    current indices (the "ladder" spec means the top K states, which would move)."""
+    if n < 0:
+        raise ConfigError(f"grow must be >= 0, got {n}")
+    answer_layer_start(model)  # refuses a ladder that reads the final state
+    text = model.text_model
+    model.config = replace(model.config, ladder=list(model.ladder))
+    config, top = text.config, len(text.layers)
+    config.layer_types = list(config.layer_types) + [config.layer_types[-1]] * n
+    config.num_hidden_layers = top + n
+    for index in range(top, top + n):
+        layer = Qwen2_5_VLDecoderLayer(config, index).to(text.layers[-1].mlp.down_proj.weight.dtype)
+        layer.load_state_dict(text.layers[top - 1].state_dict())
+        torch.nn.init.zeros_(layer.self_attn.o_proj.weight)
+        torch.nn.init.zeros_(layer.mlp.down_proj.weight)
+        text.layers.append(layer)
+
+
+def answer_parameters(model) -> list[torch.nn.Parameter]:
+    """The weights only understanding uses: the decoder layers above the ladder and the final norm."""
+    text = model.text_model
+    layers = text.layers[answer_layer_start(model):]
+    return [p for module in (*layers, text.norm) for p in module.parameters()]
+
+
+def answer_examples(n: int, seed: int, describe_share: float = 0.2) -> list[Example]:
+    """`n` fresh training-split ShapesEval questions (the evaluation set uses another seed); a `describe_share` of
+    them is asked "Describe this image." instead (the full caption), so `uniimage describe`'s default keeps working."""
+    if not 0.0 <= describe_share <= 1.0:
+        raise ConfigError(f"describe_share must be in [0, 1], got {describe_share}")
+    rng = random.Random(seed)
+    examples = []
+    for item in vqa_items(n, "train", seed, heldout_combinations()):
+        if rng.random() < describe_share:
+            examples.append(Example(item.scene, DESCRIBE_PROMPT, describe_scene(item.scene)))
+        else:
+            examples.append(Example(item.scene, item.question, item.answer))
+    return examples
+
+
+def train_answer_layers(model, tokenizer, image_processor, examples: list[Example], steps: int, batch: int = 16,
+                        lr: float = 1e-3, seed: int = 0, log_every: int = 100) -> list[float]:
+    """AdamW on the language-model loss of the answers, through the answer layers only (everything else is
+    frozen, the tied embedding / LM head included). Returns the loss of every step."""
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    mllm = model.mllm
+    params = answer_parameters(model)
+    for p in mllm.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    optimizer = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
+    mllm.train()
+    losses, order, start = [], [], time.time()
+    for step in range(steps):
+        if len(order) < batch:  # reshuffle per epoch
+            order += rng.sample(range(len(examples)), len(examples))
+        picked, order = order[:batch], order[batch:]
+        inputs = collate([examples[i] for i in picked], tokenizer, image_processor, rng)
+        set_lr(optimizer, lr_at(step, steps, lr, min(100, max(1, steps // 10))))
+        optimizer_step(optimizer, mllm(**inputs).loss, params, losses)
+        log_progress("answer layers", step, steps, losses, log_every, start)
+    mllm.eval()
+    for p in params:
+        p.requires_grad_(False)
+    return losses
