@@ -31,6 +31,9 @@ def test_grown_layers_start_as_the_identity(tiny):
     with torch.no_grad():
         before = model.mllm(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask).logits
     top = model.num_mllm_layers
+    with pytest.raises(ConfigError, match="grow must be >= 0"):
+        grow_answer_layers(model, -1)
+    assert model.num_mllm_layers == top
     grow_answer_layers(model, 2)
     assert model.num_mllm_layers == top + 2 == model.mllm.config.text_config.num_hidden_layers
     assert [layer.self_attn.layer_idx for layer in model.text_model.layers] == list(range(top + 2))

@@ -46,8 +46,9 @@ def grow_answer_layers(model, n: int) -> None:
     config, top = text.config, len(text.layers)
     config.layer_types = list(config.layer_types) + [config.layer_types[-1]] * n
     config.num_hidden_layers = top + n
+    like = text.layers[-1].mlp.down_proj.weight  # new layers take the model's device and dtype
     for index in range(top, top + n):
-        layer = Qwen2_5_VLDecoderLayer(config, index).to(text.layers[-1].mlp.down_proj.weight.dtype)
+        layer = Qwen2_5_VLDecoderLayer(config, index).to(like.device, like.dtype)
         layer.load_state_dict(text.layers[top - 1].state_dict())
         torch.nn.init.zeros_(layer.self_attn.o_proj.weight)
         torch.nn.init.zeros_(layer.mlp.down_proj.weight)
