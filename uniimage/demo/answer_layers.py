@@ -10,7 +10,6 @@ lower layers stay as generation trained them.
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import replace
 
 import torch
@@ -21,8 +20,8 @@ from uniimage.shapes.heldout import heldout_combinations
 from uniimage.shapes.vqa import vqa_items
 
 from .describe import DESCRIBE_PROMPT, describe_scene
-from .schedule import log_progress, lr_at, optimizer_step, set_lr
-from .vlm_data import Example, collate
+from .train_vlm import train_steps
+from .vlm_data import Example
 
 
 def answer_layer_start(model) -> int:
@@ -81,25 +80,14 @@ def train_answer_layers(model, tokenizer, image_processor, examples: list[Exampl
                         lr: float = 1e-3, seed: int = 0, log_every: int = 100) -> list[float]:
     """AdamW on the language-model loss of the answers, through the answer layers only (everything else is
     frozen, the tied embedding / LM head included). Returns the loss of every step."""
-    rng = random.Random(seed)
-    torch.manual_seed(seed)
     mllm = model.mllm
     params = answer_parameters(model)
     for p in mllm.parameters():
         p.requires_grad_(False)
     for p in params:
         p.requires_grad_(True)
-    optimizer = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
-    mllm.train()
-    losses, order, start = [], [], time.time()
-    for step in range(steps):
-        if len(order) < batch:  # reshuffle per epoch
-            order += rng.sample(range(len(examples)), len(examples))
-        picked, order = order[:batch], order[batch:]
-        inputs = collate([examples[i] for i in picked], tokenizer, image_processor, rng)
-        set_lr(optimizer, lr_at(step, steps, lr, min(100, max(1, steps // 10))))
-        optimizer_step(optimizer, mllm(**inputs).loss, params, losses)
-        log_progress("answer layers", step, steps, losses, log_every, start)
+    losses = train_steps(mllm, tokenizer, image_processor, examples, steps, batch, lr, seed, log_every=log_every,
+                         params=params, name="answer layers")
     mllm.eval()
     for p in params:
         p.requires_grad_(False)

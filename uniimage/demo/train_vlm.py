@@ -34,12 +34,13 @@ def make_vlm(sizes: Sizes, seed: int, tokenizer_texts: int = 600, init=None):
 
 
 def train_steps(model, tokenizer, processor, examples, steps: int, batch: int, lr: float, seed: int,
-                warmup: int = 100, log_every: int = 50, cell_weight: float = 0.0) -> list[float]:
-    """AdamW on the LM loss (+ cell_weight x the per-cell loss on the image tokens, when > 0); deterministic
-    batches from `seed`. Returns the loss of every step."""
+                warmup: int = 100, log_every: int = 50, cell_weight: float = 0.0, params=None,
+                name: str = "vlm") -> list[float]:
+    """AdamW on the LM loss (+ cell_weight x the per-cell loss on the image tokens, when > 0) over `params`
+    (default: every parameter of `model`); deterministic batches from `seed`. Returns the loss of every step."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
-    params = list(model.parameters())
+    params = list(model.parameters() if params is None else params)
     if cell_weight:
         cells, tap = CellHeads(model.config.vision_config.out_hidden_size), TowerTap(model.model.visual)
         params += list(cells.parameters())
@@ -59,7 +60,7 @@ def train_steps(model, tokenizer, processor, examples, steps: int, batch: int, l
             rows, cols = (int(n) // merge for n in inputs["image_grid_thw"][0, 1:])
             loss = loss + cell_weight * cells.loss(tap.take(len(picked)), [examples[i].scene for i in picked], rows, cols)
         optimizer_step(optimizer, loss, params, losses)
-        log_progress("vlm", step, steps, losses, log_every, start)
+        log_progress(name, step, steps, losses, log_every, start)
     if cell_weight:
         tap.remove()
     return losses
