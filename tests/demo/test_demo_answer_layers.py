@@ -66,8 +66,10 @@ def test_grown_model_saves_and_loads_with_its_ladder(tiny, tmp_path):
     with torch.no_grad():
         for p in answer_parameters(model):
             p.add_(0.01)
-    save_pretrained(model, components, tmp_path / "grown")
-    model.mllm.config.to_json_file(tmp_path / "grown" / "mllm" / "config.json")
+    save_pretrained(model, components, tmp_path / "grown")  # writes the grown MLLM config itself
+    saved = json.loads((tmp_path / "grown" / "mllm" / "config.json").read_text())
+    layers = saved.get("text_config", saved).get("num_hidden_layers", saved.get("num_hidden_layers"))
+    assert layers == model.num_mllm_layers
     back, back_processor, _ = load_pretrained(str(tmp_path / "grown"))
     assert back.num_mllm_layers == model.num_mllm_layers and back.ladder == model.ladder
     assert json.loads((tmp_path / "grown" / "config.json").read_text())["ladder"] == model.ladder

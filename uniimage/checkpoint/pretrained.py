@@ -91,6 +91,9 @@ def save_pretrained(model: UniImageModel, components: Components, folder: str | 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     ids = save_components(components, folder)
+    # The model's own MLLM config, not the source folder's: a model grown or reshaped after loading
+    # (e.g. the demo's answer layers) must be described by what it is now.
+    model.mllm.config.to_json_file(folder / "mllm" / "config.json")
     save_published_weights(model, folder, max_shard_size)
     config = replace(model.config, **ids, extra={"architectures": ["TBACUniImagePipeline"], **model.config.extra})
     config.to_json_file(folder / CONFIG_FILE)

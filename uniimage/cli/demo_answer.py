@@ -66,7 +66,6 @@ def main(argv=None) -> int:
     report.update(final_loss=sum(losses[-50:]) / len(losses[-50:]), vqa_after=score(),
                   layers=model.num_mllm_layers, ladder=list(model.ladder), seconds=round(time.time() - start, 1))
     save_pretrained(model, components, args.out)
-    model.mllm.config.to_json_file(args.out / "mllm" / "config.json")  # the grown layer count
     (args.out / "answer_report.json").write_text(json.dumps(report, indent=2) + "\n")
     logger.info("answer layers: %s", json.dumps(report))
     return 0
