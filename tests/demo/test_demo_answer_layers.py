@@ -120,3 +120,15 @@ def test_command_writes_a_grown_model_that_loads(tiny, tmp_path):
     back, back_processor, _ = load_pretrained(str(tmp_path / "grown"))
     assert back.num_mllm_layers == model.num_mllm_layers + 1
     assert torch.equal(_condition(back, back_processor), _condition(model, processor))
+
+
+def test_training_the_tower_too_keeps_text_to_image_conditions_exact(tiny):
+    model, processor, components = tiny
+    condition = _condition(model, processor)
+    grow_answer_layers(model, 1)
+    tower = {n: p.clone() for n, p in model.mllm.model.visual.named_parameters()}
+    assert len(answer_parameters(model, tower=True)) == len(answer_parameters(model)) + len(tower)
+    examples = answer_examples(8, seed=2, describe_share=0.0)
+    train_answer_layers(model, processor.tokenizer, components.image_processor(), examples, steps=3, batch=4, lr=3e-3, tower=True)
+    assert any(not torch.equal(p, tower[n]) for n, p in model.mllm.model.visual.named_parameters())
+    assert torch.equal(_condition(model, processor), condition)  # text-to-image never runs the tower

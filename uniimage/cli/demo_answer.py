@@ -33,6 +33,10 @@ def parse(argv):
     p.add_argument("--n-vqa", type=int, default=60000, help="fresh training-split questions to train on")
     p.add_argument("--describe-share", type=float, default=0.2,
                    help="share of the examples asked 'Describe this image.' (the full caption) instead of a question")
+    p.add_argument("--prior-tau", type=float, default=0.0,
+                   help="logit adjustment by the question words' answer prior in the loss (0: plain LM loss; answer_prior.py)")
+    p.add_argument("--train-tower", action="store_true",
+                   help="train the vision tower too (edited images change; text-to-image ones do not)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--eval-n", type=int, default=100, help="questions per split scored before and after (0: skip)")
@@ -59,10 +63,12 @@ def main(argv=None) -> int:
         return {**result, "describe_exact": describe_accuracy(model.mllm, tokenizer, images, min(50, args.eval_n))}
 
     report = {"from": Path(args.model).name, "grow": args.grow, "steps": args.steps, "batch": args.batch, "lr": args.lr,
-              "n_vqa": args.n_vqa, "describe_share": args.describe_share, "seed": args.seed, "vqa_before": score()}
+              "n_vqa": args.n_vqa, "describe_share": args.describe_share, "prior_tau": args.prior_tau, "train_tower": args.train_tower, "seed": args.seed,
+              "vqa_before": score()}
     grow_answer_layers(model, args.grow)
     losses = train_answer_layers(model, tokenizer, images, answer_examples(args.n_vqa, 9173 + args.seed, args.describe_share), args.steps,
-                                 args.batch, args.lr, args.seed)
+                                 args.batch, args.lr, args.seed, prior_tau=args.prior_tau,
+                                 tower=args.train_tower)
     report.update(final_loss=sum(losses[-50:]) / len(losses[-50:]), vqa_after=score(),
                   layers=model.num_mllm_layers, ladder=list(model.ladder), seconds=round(time.time() - start, 1))
     save_pretrained(model, components, args.out)

@@ -19,6 +19,7 @@ from uniimage.errors import ConfigError
 from uniimage.shapes.heldout import heldout_combinations
 from uniimage.shapes.vqa import vqa_items
 
+from .answer_prior import AnswerPrior
 from .describe import DESCRIBE_PROMPT, describe_scene
 from .train_vlm import train_steps
 from .vlm_data import Example
@@ -54,11 +55,14 @@ def grow_answer_layers(model, n: int) -> None:
         text.layers.append(layer)
 
 
-def answer_parameters(model) -> list[torch.nn.Parameter]:
-    """The weights only understanding uses: the decoder layers above the ladder and the final norm."""
+def answer_parameters(model, tower: bool = False) -> list[torch.nn.Parameter]:
+    """The weights only understanding uses: the decoder layers above the ladder and the final norm. With `tower`,
+    the vision tower too: text-to-image never runs it, but edits read the source image through it, so an edited
+    image then changes (a text-to-image one does not)."""
     text = model.text_model
     layers = text.layers[answer_layer_start(model):]
-    return [p for module in (*layers, text.norm) for p in module.parameters()]
+    modules = (*layers, text.norm, *([model.mllm.model.visual] if tower else []))
+    return [p for module in modules for p in module.parameters()]
 
 
 def answer_examples(n: int, seed: int, describe_share: float = 0.2) -> list[Example]:
@@ -77,17 +81,21 @@ def answer_examples(n: int, seed: int, describe_share: float = 0.2) -> list[Exam
 
 
 def train_answer_layers(model, tokenizer, image_processor, examples: list[Example], steps: int, batch: int = 16,
-                        lr: float = 1e-3, seed: int = 0, log_every: int = 100) -> list[float]:
+                        lr: float = 1e-3, seed: int = 0, log_every: int = 100, prior_tau: float = 0.0,
+                        tower: bool = False) -> list[float]:
     """AdamW on the language-model loss of the answers, through the answer layers only (everything else is
-    frozen, the tied embedding / LM head included). Returns the loss of every step."""
+    frozen, the tied embedding / LM head included). `prior_tau` > 0 adjusts the loss's logits by the question
+    words' answer prior (`answer_prior.py`); `tower` trains the vision tower too (see `answer_parameters`).
+    Returns the loss of every step."""
     mllm = model.mllm
-    params = answer_parameters(model)
+    params = answer_parameters(model, tower)
     for p in mllm.parameters():
         p.requires_grad_(False)
     for p in params:
         p.requires_grad_(True)
+    prior = AnswerPrior(tokenizer, tau=prior_tau).fit(examples) if prior_tau else None
     losses = train_steps(mllm, tokenizer, image_processor, examples, steps, batch, lr, seed, log_every=log_every,
-                         params=params, name="answer layers")
+                         params=params, name="answer layers", prior=prior)
     mllm.eval()
     for p in params:
         p.requires_grad_(False)

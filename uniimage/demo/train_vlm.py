@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 
+from .answer_prior import adjusted_lm_loss
 from .cell_supervision import CellHeads, TowerTap
 from .eval_vlm import vqa_accuracy
 from .schedule import log_progress, lr_at, optimizer_step, set_lr
@@ -35,9 +36,10 @@ def make_vlm(sizes: Sizes, seed: int, tokenizer_texts: int = 600, init=None):
 
 def train_steps(model, tokenizer, processor, examples, steps: int, batch: int, lr: float, seed: int,
                 warmup: int = 100, log_every: int = 50, cell_weight: float = 0.0, params=None,
-                name: str = "vlm") -> list[float]:
+                name: str = "vlm", prior=None) -> list[float]:
     """AdamW on the LM loss (+ cell_weight x the per-cell loss on the image tokens, when > 0) over `params`
-    (default: every parameter of `model`); deterministic batches from `seed`. Returns the loss of every step."""
+    (default: every parameter of `model`); deterministic batches from `seed`. With `prior` (an
+    `answer_prior.AnswerPrior`), the LM loss is taken on logit-adjusted logits. Returns the loss of every step."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
     params = list(model.parameters() if params is None else params)
@@ -54,7 +56,13 @@ def train_steps(model, tokenizer, processor, examples, steps: int, batch: int, l
         picked, order = order[:batch], order[batch:]
         inputs = collate([examples[i] for i in picked], tokenizer, processor, rng)
         set_lr(optimizer, lr_at(step, steps, lr, min(warmup, max(1, steps // 10))))
-        loss = model(**inputs).loss
+        if prior is None:
+            loss = model(**inputs).loss
+        else:
+            labels = inputs.pop("labels")
+            logits = model(**inputs).logits
+            bias = prior.batch_bias([examples[i] for i in picked], labels, logits.shape[-1])
+            loss = adjusted_lm_loss(logits, labels, bias)
         if cell_weight:
             merge = model.config.vision_config.spatial_merge_size
             rows, cols = (int(n) // merge for n in inputs["image_grid_thw"][0, 1:])
