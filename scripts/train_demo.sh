@@ -122,14 +122,15 @@ done
 rm -rf "$SHIP.new" "$SHIP.answer"
 "${UNIIMAGE[@]}" export "$RUNS/${stage}" "$SHIP.new"   # the last stage run
 find "$SHIP.new" -name '*.bin' -delete   # package data is safetensors only
-# Stage 4 (v13), answer layers: ANSWER_GROW decoder layers stacked above the MLLM's top layer and trained on fresh
-# training-split questions, the rest frozen. Generation never runs them, so every image stays as the joint stage
-# drew it (uniimage/demo/answer_layers.py; demo README, "Demo v13"). 47 min on one thread; it gets THREADS.
-# ANSWER_STEPS=0 skips it.
+# Stage 4 (v13, v14), answer layers: ANSWER_GROW decoder layers stacked above the MLLM's top layer and trained on
+# fresh training-split questions with the vision tower, the loss's logits adjusted by the question words' answer
+# prior (v14), the rest frozen. Text-to-image never runs these weights, so every drawn image stays as the joint
+# stage drew it; edited ones change with the tower (uniimage/demo/answer_layers.py, answer_prior.py; demo README,
+# "Demo v14"). 69 min on one thread; it gets THREADS. ANSWER_STEPS=0 skips it.
 ANSWER_STEPS="${ANSWER_STEPS:-6000}"
 if [ "$ANSWER_STEPS" -gt 0 ]; then
   nice -n 5 "$PY" -m uniimage.cli.demo_answer "$SHIP.new" --out "$SHIP.answer" --threads "$THREADS" \
-    --grow "${ANSWER_GROW:-4}" --steps "$ANSWER_STEPS" > "$RUNS/answer.log" 2>&1
+    --grow "${ANSWER_GROW:-4}" --steps "$ANSWER_STEPS" --prior-tau 1 --train-tower > "$RUNS/answer.log" 2>&1
   tail -n 1 "$RUNS/answer.log"
   rm -rf "$SHIP.new" && mv "$SHIP.answer" "$SHIP.new"
 fi

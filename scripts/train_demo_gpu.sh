@@ -110,7 +110,8 @@ export STAGE_ARGS_joint_edit="max_steps=$N2 checkpoint.every=$N2 $JOINT_LR"
 echo "step ${STEP_S}s at batch $BATCH: stages of $N1 / $N2 steps"
 T0=$SECONDS
 # Stage 4 (answer layers, CPU only) is left out of the budget: run it on the returned model afterwards
-# (python -m uniimage.cli.demo_answer MODEL --out DIR --grow 4 --steps 6000, about 45 min on one core).
+# (python -m uniimage.cli.demo_answer MODEL --out DIR --grow 4 --steps 6000 --prior-tau 1 --train-tower,
+# about 70 min on one core).
 ANSWER_STEPS=0 BASES_FROM="" SKIP_STAGE0=1 STAGES="t2i_slots joint_edit" bash scripts/train_demo.sh || { tail -n 30 build/demo-runs/*.log; exit 5; }
 TRAIN_S=$((SECONDS - T0))
 

@@ -2,7 +2,7 @@
 decoder layers from there up (and the final norm) serve understanding alone. This stage stacks `grow` new
 layers on top and trains those layers on VQA: every image the model draws keeps its exact values.
 
-A documented demo deviation (uniimage/demo/README.md, "Demo v13"): the published MLLM is a pretrained
+A documented demo deviation (uniimage/demo/README.md, "Demo v13" and "Demo v14"): the published MLLM is a pretrained
 Qwen2.5-VL that answers well as it is; ours is a 2.3M-parameter VLM made from scratch in stage 0, whose
 lower layers stay as generation trained them.
 """
