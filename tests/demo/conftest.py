@@ -1,5 +1,7 @@
 import pytest
 
+from uniimage.checkpoint.pretrained import from_components
+
 from uniimage.demo import train_vae as vae_trainer
 from uniimage.demo import train_vlm as vlm_trainer
 from uniimage.demo.sana_init import write_sana
@@ -23,3 +25,10 @@ def bases(demo_data, tmp_path_factory):
     vae = vae_trainer.train_vae(demo_data, out / "sana" / "vae", TEST, steps=2, batch_size=4, eval_n=0)
     write_sana(out / "sana", TEST, out / "sana" / "vae")
     return out, vlm, vae
+
+
+@pytest.fixture()
+def tiny(bases):
+    """A fresh UniImage model on the stage-0 bases (4 queries): (model, processor, components)."""
+    out, _, _ = bases
+    return from_components(str(out / "qwen"), str(out / "sana"), num_metaqueries=4)

@@ -12,13 +12,6 @@ from uniimage.demo.answer_layers import (answer_layer_start, answer_parameters, 
 from uniimage.errors import ConfigError, InputError
 
 
-@pytest.fixture()
-def tiny(bases):
-    out, _, _ = bases
-    model, processor, components = from_components(str(out / "qwen"), str(out / "sana"), num_metaqueries=4)
-    return model, processor, components
-
-
 def _condition(model, processor):
     inputs = processor.generation_inputs(["a red circle", "two blue squares"], [[], []])  # prompt + query tokens
     with torch.no_grad():
@@ -68,8 +61,7 @@ def test_grown_model_saves_and_loads_with_its_ladder(tiny, tmp_path):
             p.add_(0.01)
     save_pretrained(model, components, tmp_path / "grown")  # writes the grown MLLM config itself
     saved = json.loads((tmp_path / "grown" / "mllm" / "config.json").read_text())
-    layers = saved.get("text_config", saved).get("num_hidden_layers", saved.get("num_hidden_layers"))
-    assert layers == model.num_mllm_layers
+    assert saved["text_config"]["num_hidden_layers"] == model.num_mllm_layers
     back, back_processor, _ = load_pretrained(str(tmp_path / "grown"))
     assert back.num_mllm_layers == model.num_mllm_layers and back.ladder == model.ladder
     assert json.loads((tmp_path / "grown" / "config.json").read_text())["ladder"] == model.ladder

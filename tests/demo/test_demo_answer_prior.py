@@ -3,11 +3,11 @@ what the loss adds to the logits; a pair the training split never shows gets a s
 and with no adjustment the loss is exactly the model's own language-model loss."""
 
 import math
+import random
 
 import pytest
 import torch
 
-from uniimage.checkpoint.pretrained import from_components
 from uniimage.demo.answer_layers import answer_examples, grow_answer_layers, train_answer_layers
 from uniimage.demo.answer_prior import AnswerPrior, adjusted_lm_loss, question_key
 from uniimage.demo.describe import DESCRIBE_PROMPT
@@ -15,12 +15,6 @@ from uniimage.demo.vlm_data import Example, collate
 from uniimage.errors import ConfigError
 from uniimage.shapes.heldout import heldout_combinations
 from uniimage.shapes.scene import Scene
-
-
-@pytest.fixture()
-def tiny(bases):
-    out, _, _ = bases
-    return from_components(str(out / "qwen"), str(out / "sana"), num_metaqueries=4)
 
 
 def test_question_key_blanks_colour_and_shape_words():
@@ -63,7 +57,7 @@ def test_zero_adjustment_is_the_models_own_loss_and_bias_sits_on_the_answer(tiny
     model, processor, components = tiny
     tok, images = processor.tokenizer, components.image_processor()
     examples = answer_examples(6, seed=2, describe_share=0.0)
-    inputs = collate(examples, tok, images, __import__("random").Random(0))
+    inputs = collate(examples, tok, images, random.Random(0))
     with torch.no_grad():
         reference = model.mllm(**inputs).loss
         labels = inputs.pop("labels")
