@@ -126,10 +126,16 @@ find "$SHIP.new" -name '*.bin' -delete   # package data is safetensors only
 # fresh training-split questions with the vision tower, the loss's logits adjusted by the question words' answer
 # prior (v14), the rest frozen. Text-to-image never runs these weights, so every drawn image stays as the joint
 # stage drew it; edited ones change with the tower (uniimage/demo/answer_layers.py, answer_prior.py; demo README,
-# "Demo v14"). 69 min on one thread; it gets THREADS. ANSWER_STEPS=0 skips it.
+# "Demo v14"). Like stages 1 and 3 it runs as PROCS gloo processes (each on its share of every batch of 16: the
+# same weights as one process, uniimage/demo/data_parallel.py); ANSWER_STEPS=0 skips it.
 ANSWER_STEPS="${ANSWER_STEPS:-6000}"
 if [ "$ANSWER_STEPS" -gt 0 ]; then
-  nice -n 5 "$PY" -m uniimage.cli.demo_answer "$SHIP.new" --out "$SHIP.answer" --threads "$THREADS" \
+  answer=("$PY" -m uniimage.cli.demo_answer) per=$THREADS
+  if [ "$PROCS" -gt 1 ]; then
+    answer=("$PY" -m torch.distributed.run --standalone --nproc-per-node "$PROCS" -m uniimage.cli.demo_answer)
+    per=$(( THREADS / PROCS > 0 ? THREADS / PROCS : 1 ))
+  fi
+  OMP_NUM_THREADS=$per MKL_NUM_THREADS=$per nice -n 5 "${answer[@]}" "$SHIP.new" --out "$SHIP.answer" --threads "$per" \
     --grow "${ANSWER_GROW:-4}" --steps "$ANSWER_STEPS" --prior-tau 1 --train-tower > "$RUNS/answer.log" 2>&1
   tail -n 1 "$RUNS/answer.log"
   rm -rf "$SHIP.new" && mv "$SHIP.answer" "$SHIP.new"

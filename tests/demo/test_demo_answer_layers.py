@@ -98,6 +98,25 @@ def test_examples_mix_questions_and_full_captions():
     assert all(e.answer in {"yes", "no", "1", "2", "3", "4"} or " " not in e.answer for e in examples if e not in captions)
     with pytest.raises(ConfigError, match="describe_share"):
         answer_examples(4, seed=0, describe_share=1.5)
+    with pytest.raises(ConfigError, match="where_share"):
+        answer_examples(4, seed=0, where_share=-0.1)
+
+
+def test_where_questions_name_the_shape_on_that_side():
+    from uniimage.shapes.relations import relations_between
+
+    plain = answer_examples(400, seed=5)
+    assert answer_examples(400, seed=5, where_share=0.0) == plain  # off by default: the same examples
+    mixed = answer_examples(400, seed=5, where_share=1.0)
+    where = [e for e in mixed if e.prompt.startswith("which shape is") and e.prompt.split()[-1].rstrip("?") in
+             ("left", "right", "top", "bottom")]
+    assert len(where) >= 40 and not any(e.prompt.startswith("is the") and "left of" in e.prompt for e in mixed)
+    sides = {"left": "left of", "right": "right of", "top": "above", "bottom": "below"}
+    for e in where:
+        named = [o for o in e.scene.objects if o.shape == e.answer]
+        other = [o for o in e.scene.objects if o.shape != e.answer]
+        assert len(named) == len(other) == 1
+        assert sides[e.prompt.split()[-1].rstrip("?")] in relations_between(named[0], other[0])
 
 
 def test_command_writes_a_grown_model_that_loads(tiny, tmp_path):
@@ -124,3 +143,69 @@ def test_training_the_tower_too_keeps_text_to_image_conditions_exact(tiny):
     train_answer_layers(model, processor.tokenizer, components.image_processor(), examples, steps=3, batch=4, lr=3e-3, tower=True)
     assert any(not torch.equal(p, tower[n]) for n, p in model.mllm.model.visual.named_parameters())
     assert torch.equal(_condition(model, processor), condition)  # text-to-image never runs the tower
+
+
+def test_two_processes_train_as_one_process_with_the_same_batch(tiny, tmp_path):
+    """torchrun with 2 gloo processes, each on half of every batch of 4, against one process here: the same weights
+    (the shares hold different numbers of answer tokens, so this checks the token-mean correction too)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    from uniimage.cli.demo_answer import main
+
+    model, _, components = tiny
+    save_pretrained(model, components, tmp_path / "model")
+    args = [str(tmp_path / "model"), "--grow", "1", "--steps", "3", "--batch", "4", "--n-vqa", "16", "--eval-n", "0",
+            "--lr", "3e-3", "--train-tower", "--prior-tau", "1", "--describe-share", "0.5"]
+    repo = Path(__file__).parents[2]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(repo))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "uniimage.cli.demo_answer", *args, "--out", str(tmp_path / "two")]
+    workers = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        assert main([*args, "--out", str(tmp_path / "one")]) == 0  # meanwhile, in this process
+        log, _ = workers.communicate(timeout=300)
+    finally:
+        if workers.poll() is None:
+            os.killpg(workers.pid, signal.SIGKILL)
+    assert workers.returncode == 0, log[-3000:]
+    assert json.loads((tmp_path / "two" / "answer_report.json").read_text())["processes"] == 2
+    one, two = (load_file(str(tmp_path / run / "model.safetensors")) for run in ("one", "two"))
+    start = load_file(str(tmp_path / "model" / "model.safetensors"))
+    assert one.keys() == two.keys()
+    diff = max((one[k] - two[k]).abs().max().item() for k in one)
+    moved = max((one[k] - start[k]).abs().max().item() for k in start)
+    assert diff < 1e-5 and moved > 100 * diff, (diff, moved)
+
+
+def test_a_batch_that_does_not_split_over_the_processes_is_refused(tmp_path, monkeypatch):
+    from uniimage.cli.demo_answer import main
+
+    monkeypatch.setattr("uniimage.demo.data_parallel.init_from_env", lambda: (0, 2))
+    with pytest.raises(InputError, match="does not split evenly over 2 processes"):
+        main(["unused-model", "--out", str(tmp_path / "out"), "--batch", "5"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_cell_loss_needs_the_tower(tiny):
+    model, processor, components = tiny
+    grow_answer_layers(model, 1)
+    with pytest.raises(ConfigError, match="needs tower=True"):
+        train_answer_layers(model, processor.tokenizer, components.image_processor(), answer_examples(4, seed=0), steps=1,
+                            batch=2, cell_weight=1.0)
+
+
+def test_the_cell_loss_with_positions_trains_beside_the_answers(tiny):
+    model, processor, components = tiny
+    grow_answer_layers(model, 1)
+    examples = answer_examples(8, seed=2, describe_share=0.0)
+    plain = train_answer_layers(model, processor.tokenizer, components.image_processor(), examples, steps=1, batch=4, lr=0.0,
+                                tower=True)
+    cells = train_answer_layers(model, processor.tokenizer, components.image_processor(), examples, steps=1, batch=4, lr=0.0,
+                                tower=True, cell_weight=1.0, cell_positions=True)
+    assert cells[0] > plain[0] + 0.5  # the same batch: the loss adds the (positive) per-cell and position terms

@@ -165,6 +165,31 @@ def test_cell_loss_trains_the_tower_and_leaves_no_hook(demo_data):
     tap.remove()
 
 
+def test_position_head_reads_each_token_s_own_grid_cell(demo_data):
+    from uniimage.demo.cell_supervision import CellHeads
+
+    scenes = [ex.scene for ex in read_examples(demo_data)[:2]]
+    rows, cols, hidden = 3, 4, 8
+    heads = CellHeads(hidden, positions=True)
+    plain = CellHeads(hidden)
+    plain.load_state_dict({k: v for k, v in heads.state_dict().items() if not k.startswith("where")})
+    # Tokens (r, c, a, 0, -r, -c, -a, 0) with r^2 + c^2 + a^2 = 20 have zero mean and one variance, so the layer
+    # norm scales them all alike: an exact linear code of the position, which a position head can read exactly.
+    grid = torch.stack(torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij"), -1).reshape(-1, 2).float()
+    code = torch.cat([grid, (20 - (grid ** 2).sum(1, keepdim=True)).sqrt(), torch.zeros(rows * cols, 1)], 1)
+    tokens = torch.cat([code, -code], 1).expand(2, -1, -1).contiguous()
+    with torch.no_grad():  # the norm divides by sqrt(40 / 8): read channels 0 and 1 back
+        heads.where.weight.copy_(torch.eye(2, hidden) * 5 ** 0.5)
+        heads.where.bias.zero_()
+    n = len(plain.heads)
+    attributes = plain.loss(tokens, scenes, rows, cols)  # the mean over the n attribute heads alone
+    exact = heads.loss(tokens, scenes, rows, cols)
+    assert torch.allclose(exact, attributes * n / (n + 1), atol=1e-4)  # the position term is zero
+    with torch.no_grad():
+        heads.where.bias.add_(1.0)  # every guess one cell off in both directions: squared error 1
+    assert torch.allclose(heads.loss(tokens, scenes, rows, cols), (attributes * n + 1) / (n + 1), atol=1e-4)
+
+
 def test_rope_theta_reaches_the_fresh_vlm():
     from argparse import Namespace
 

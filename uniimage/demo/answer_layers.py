@@ -17,6 +17,7 @@ from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLDecoder
 
 from uniimage.errors import ConfigError
 from uniimage.shapes.heldout import heldout_combinations
+from uniimage.shapes.relations import relations_between
 from uniimage.shapes.vqa import vqa_items
 
 from .answer_prior import AnswerPrior
@@ -65,16 +66,37 @@ def answer_parameters(model, tower: bool = False) -> list[torch.nn.Parameter]:
     return [p for module in modules for p in module.parameters()]
 
 
-def answer_examples(n: int, seed: int, describe_share: float = 0.2) -> list[Example]:
+# "Which shape is on the left?": the side -> the relation its object stands in to the other object.
+WHERE_QUESTIONS = {"on the left": "left of", "on the right": "right of", "at the top": "above", "at the bottom": "below"}
+
+
+def where_example(item, rng: random.Random) -> Example | None:
+    """For a position question's two-object scene, "which shape is <side>?" answered with a shape word: the
+    object's place asked directly, without the yes/no of the relation claim (None when no side is clear-cut)."""
+    a, b = item.scene.objects
+    sides = [(side, x.shape) for side, relation in WHERE_QUESTIONS.items() for x, y in ((a, b), (b, a))
+             if relation in relations_between(x, y)]
+    if not sides:
+        return None
+    side, shape = rng.choice(sides)
+    return Example(item.scene, f"which shape is {side}?", shape)
+
+
+def answer_examples(n: int, seed: int, describe_share: float = 0.2, where_share: float = 0.0) -> list[Example]:
     """`n` fresh training-split ShapesEval questions (the evaluation set uses another seed); a `describe_share` of
-    them is asked "Describe this image." instead (the full caption), so `uniimage describe`'s default keeps working."""
-    if not 0.0 <= describe_share <= 1.0:
-        raise ConfigError(f"describe_share must be in [0, 1], got {describe_share}")
+    them is asked "Describe this image." instead (the full caption), so `uniimage describe`'s default keeps working;
+    a `where_share` of the position questions is asked "which shape is on the left?" (or right, top, bottom)
+    instead (`where_example`)."""
+    for name, share in (("describe_share", describe_share), ("where_share", where_share)):
+        if not 0.0 <= share <= 1.0:
+            raise ConfigError(f"{name} must be in [0, 1], got {share}")
     rng = random.Random(seed)
     examples = []
     for item in vqa_items(n, "train", seed, heldout_combinations()):
         if rng.random() < describe_share:
             examples.append(Example(item.scene, DESCRIBE_PROMPT, describe_scene(item.scene)))
+        elif item.kind == "position" and where_share and rng.random() < where_share and (where := where_example(item, rng)):
+            examples.append(where)
         else:
             examples.append(Example(item.scene, item.question, item.answer))
     return examples
@@ -82,11 +104,16 @@ def answer_examples(n: int, seed: int, describe_share: float = 0.2) -> list[Exam
 
 def train_answer_layers(model, tokenizer, image_processor, examples: list[Example], steps: int, batch: int = 16,
                         lr: float = 1e-3, seed: int = 0, log_every: int = 100, prior_tau: float = 0.0,
-                        tower: bool = False) -> list[float]:
+                        tower: bool = False, rank: int = 0, world: int = 1, cell_weight: float = 0.0,
+                        cell_positions: bool = False) -> list[float]:
     """AdamW on the language-model loss of the answers, through the answer layers only (everything else is
     frozen, the tied embedding / LM head included). `prior_tau` > 0 adjusts the loss's logits by the question
     words' answer prior (`answer_prior.py`); `tower` trains the vision tower too (see `answer_parameters`).
-    Returns the loss of every step."""
+    `world` > 1: this is process `rank` of that many, each on its share of every batch (`data_parallel.py`).
+    `cell_weight` > 0 (with `tower`) adds stage 0's per-cell loss on the image tokens, with `cell_positions`
+    their grid positions too (`cell_supervision.py`). Returns the loss of every step."""
+    if cell_weight and not tower:
+        raise ConfigError("the per-cell loss trains the vision tower: it needs tower=True")
     mllm = model.mllm
     params = answer_parameters(model, tower)
     for p in mllm.parameters():
@@ -95,7 +122,8 @@ def train_answer_layers(model, tokenizer, image_processor, examples: list[Exampl
         p.requires_grad_(True)
     prior = AnswerPrior(tokenizer, tau=prior_tau).fit(examples) if prior_tau else None
     losses = train_steps(mllm, tokenizer, image_processor, examples, steps, batch, lr, seed, log_every=log_every,
-                         params=params, name="answer layers", prior=prior)
+                         params=params, name="answer layers", prior=prior, rank=rank, world=world,
+                         cell_weight=cell_weight, cell_positions=cell_positions)
     mllm.eval()
     for p in params:
         p.requires_grad_(False)

@@ -9,6 +9,8 @@ import time
 
 import torch
 
+from .data_parallel import average_gradients
+
 logger = logging.getLogger(__name__)
 
 
@@ -24,13 +26,16 @@ def set_lr(optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def optimizer_step(optimizer, loss: torch.Tensor, params, losses: list[float], clip: float = 1.0) -> None:
-    """Backward, clip, step; the loss goes onto `losses`."""
+def optimizer_step(optimizer, loss: torch.Tensor, params, losses: list[float], clip: float = 1.0, world: int = 1) -> None:
+    """Backward, (over `world` > 1 processes: average the gradients), clip, step; the loss goes onto `losses`."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    value = loss.detach()
+    if world > 1:
+        value = average_gradients(list(params), value, world)
     torch.nn.utils.clip_grad_norm_(params, clip)
     optimizer.step()
-    losses.append(loss.item())
+    losses.append(value.item())
 
 
 def log_progress(name: str, step: int, steps: int, losses: list[float], log_every: int, start: float) -> None:

@@ -15,12 +15,13 @@ from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 
 from .answer_prior import adjusted_lm_loss
 from .cell_supervision import CellHeads, TowerTap
+from .data_parallel import share, token_scale
 from .eval_vlm import vqa_accuracy
 from .schedule import log_progress, lr_at, optimizer_step, set_lr
 from .sizes import Sizes
 from .tokenizer import build_tokenizer
 from .vlm_build import build_vlm, image_processor, param_count, save_vlm
-from .vlm_data import collate, read_examples
+from .vlm_data import collate, read_examples, render_sides
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +37,19 @@ def make_vlm(sizes: Sizes, seed: int, tokenizer_texts: int = 600, init=None):
 
 def train_steps(model, tokenizer, processor, examples, steps: int, batch: int, lr: float, seed: int,
                 warmup: int = 100, log_every: int = 50, cell_weight: float = 0.0, params=None,
-                name: str = "vlm", prior=None) -> list[float]:
+                name: str = "vlm", prior=None, rank: int = 0, world: int = 1, cell_positions: bool = False) -> list[float]:
     """AdamW on the LM loss (+ cell_weight x the per-cell loss on the image tokens, when > 0) over `params`
     (default: every parameter of `model`); deterministic batches from `seed`. With `prior` (an
-    `answer_prior.AnswerPrior`), the LM loss is taken on logit-adjusted logits. Returns the loss of every step."""
+    `answer_prior.AnswerPrior`), the LM loss is taken on logit-adjusted logits; `cell_positions`: the per-cell
+    heads also read each token's grid position (`cell_supervision.CellHeads`). With `world` > 1 (gloo processes,
+    `data_parallel.py`) this process trains on its share of each global batch of `batch`. Returns the loss of
+    every step."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
     params = list(model.parameters() if params is None else params)
     if cell_weight:
-        cells, tap = CellHeads(model.config.vision_config.out_hidden_size), TowerTap(model.model.visual)
+        cells = CellHeads(model.config.vision_config.out_hidden_size, positions=cell_positions)
+        tap = TowerTap(model.model.visual)
         params += list(cells.parameters())
     optimizer = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     model.train()
@@ -54,21 +59,25 @@ def train_steps(model, tokenizer, processor, examples, steps: int, batch: int, l
         if len(order) < batch:  # reshuffle per epoch
             order += rng.sample(range(len(examples)), len(examples))
         picked, order = order[:batch], order[batch:]
-        inputs = collate([examples[i] for i in picked], tokenizer, processor, rng)
+        sides = render_sides(len(picked), rng)  # drawn for the whole batch: every process draws alike
+        picked, sides = share(picked, rank, world), share(sides, rank, world)
+        inputs = collate([examples[i] for i in picked], tokenizer, processor, rng, sides)
+        scale = token_scale(inputs["labels"], world) if world > 1 else 1.0
         set_lr(optimizer, lr_at(step, steps, lr, min(warmup, max(1, steps // 10))))
         if prior is None:
-            loss = model(**inputs).loss
+            loss = model(**inputs).loss * scale
         else:
             labels = inputs.pop("labels")
             logits = model(**inputs).logits
             bias = prior.batch_bias([examples[i] for i in picked], labels, logits.shape[-1])
-            loss = adjusted_lm_loss(logits, labels, bias)
+            loss = adjusted_lm_loss(logits, labels, bias) * scale
         if cell_weight:
             merge = model.config.vision_config.spatial_merge_size
             rows, cols = (int(n) // merge for n in inputs["image_grid_thw"][0, 1:])
             loss = loss + cell_weight * cells.loss(tap.take(len(picked)), [examples[i].scene for i in picked], rows, cols)
-        optimizer_step(optimizer, loss, params, losses)
-        log_progress(name, step, steps, losses, log_every, start)
+        optimizer_step(optimizer, loss, params, losses, world=world)
+        if rank == 0:
+            log_progress(name, step, steps, losses, log_every, start)
     if cell_weight:
         tap.remove()
     return losses

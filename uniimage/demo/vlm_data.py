@@ -59,9 +59,17 @@ def pixels(processor, images):
     return out["pixel_values"], grid, int(grid[0].prod()) // processor.merge_size ** 2
 
 
-def collate(examples: list[Example], tokenizer, processor, rng: random.Random) -> dict:
-    """Right-padded training batch with labels on the answers only."""
-    images = [render_scene(ex.scene, rng.choice(RENDER_SIDES)) for ex in examples]
+def render_sides(n: int, rng: random.Random) -> list[int]:
+    """The pixel size each of `n` examples is rendered at (drawn in order, so a batch split across processes
+    renders each example as one process would)."""
+    return [rng.choice(RENDER_SIDES) for _ in range(n)]
+
+
+def collate(examples: list[Example], tokenizer, processor, rng: random.Random, sides: list[int] | None = None) -> dict:
+    """Right-padded training batch with labels on the answers only; each image at its size in `sides` (default:
+    drawn from `rng`)."""
+    sides = render_sides(len(examples), rng) if sides is None else sides
+    images = [render_scene(ex.scene, side) for ex, side in zip(examples, sides, strict=True)]
     pixel_values, grid, n_image = pixels(processor, images)
     rows, labels = [], []
     for ex in examples:
