@@ -100,6 +100,11 @@ def test_examples_mix_questions_and_full_captions():
         answer_examples(4, seed=0, describe_share=1.5)
     with pytest.raises(ConfigError, match="where_share"):
         answer_examples(4, seed=0, where_share=-0.1)
+    with pytest.raises(ConfigError, match="position_extra"):
+        answer_examples(4, seed=0, position_extra=-1)
+    more = answer_examples(200, seed=3, describe_share=0.0, position_extra=50)
+    assert more[:200] == answer_examples(200, seed=3, describe_share=0.0)  # the extra ones come after, the rest stays
+    assert len(more) == 250 and all(e.prompt.startswith("is the ") and e.answer in ("yes", "no") for e in more[200:])
 
 
 def test_where_questions_name_the_shape_on_that_side():

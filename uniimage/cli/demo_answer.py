@@ -39,6 +39,7 @@ def parse(argv):
                    help="share of the examples asked 'Describe this image.' (the full caption) instead of a question")
     p.add_argument("--where-share", type=float, default=0.0,
                    help="share of the position questions asked 'which shape is on the left?' (or right, top, bottom) instead")
+    p.add_argument("--position-extra", type=int, default=0, help="more position questions beside the --n-vqa ones")
     p.add_argument("--prior-tau", type=float, default=0.0,
                    help="logit adjustment by the question words' answer prior in the loss (0: plain LM loss; answer_prior.py)")
     p.add_argument("--train-tower", action="store_true",
@@ -79,11 +80,12 @@ def main(argv=None) -> int:
         return {**result, "describe_exact": describe_accuracy(model.mllm, tokenizer, images, min(50, args.eval_n))}
 
     report = {"from": Path(args.model).name, "grow": args.grow, "steps": args.steps, "batch": args.batch, "lr": args.lr,
-              "n_vqa": args.n_vqa, "describe_share": args.describe_share, "where_share": args.where_share, "prior_tau": args.prior_tau, "train_tower": args.train_tower,
+              "n_vqa": args.n_vqa, "describe_share": args.describe_share, "where_share": args.where_share, "position_extra": args.position_extra, "prior_tau": args.prior_tau, "train_tower": args.train_tower,
               "cell_weight": args.cell_weight, "cell_positions": args.cell_positions, "seed": args.seed,
               "processes": world, "vqa_before": score()}
     grow_answer_layers(model, args.grow)
-    losses = train_answer_layers(model, tokenizer, images, answer_examples(args.n_vqa, 9173 + args.seed, args.describe_share, args.where_share), args.steps,
+    losses = train_answer_layers(model, tokenizer, images, answer_examples(args.n_vqa, 9173 + args.seed, args.describe_share, args.where_share,
+                                                                    args.position_extra), args.steps,
                                  args.batch, args.lr, args.seed, prior_tau=args.prior_tau,
                                  tower=args.train_tower, rank=rank, world=world, cell_weight=args.cell_weight,
                                  cell_positions=args.cell_positions)

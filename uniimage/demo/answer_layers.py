@@ -18,7 +18,8 @@ from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLDecoder
 from uniimage.errors import ConfigError
 from uniimage.shapes.heldout import heldout_combinations
 from uniimage.shapes.relations import relations_between
-from uniimage.shapes.vqa import vqa_items
+from uniimage.shapes.vqa import make_vqa_item, vqa_items
+from uniimage.shapes.prompts import item_rng
 
 from .answer_prior import AnswerPrior
 from .describe import DESCRIBE_PROMPT, describe_scene
@@ -82,17 +83,23 @@ def where_example(item, rng: random.Random) -> Example | None:
     return Example(item.scene, f"which shape is {side}?", shape)
 
 
-def answer_examples(n: int, seed: int, describe_share: float = 0.2, where_share: float = 0.0) -> list[Example]:
+def answer_examples(n: int, seed: int, describe_share: float = 0.2, where_share: float = 0.0,
+                    position_extra: int = 0) -> list[Example]:
     """`n` fresh training-split ShapesEval questions (the evaluation set uses another seed); a `describe_share` of
     them is asked "Describe this image." instead (the full caption), so `uniimage describe`'s default keeps working;
     a `where_share` of the position questions is asked "which shape is on the left?" (or right, top, bottom)
-    instead (`where_example`)."""
+    instead (`where_example`); `position_extra` more position questions are added (the training order is
+    shuffled, so they mix in)."""
     for name, share in (("describe_share", describe_share), ("where_share", where_share)):
         if not 0.0 <= share <= 1.0:
             raise ConfigError(f"{name} must be in [0, 1], got {share}")
+    if position_extra < 0:
+        raise ConfigError(f"position_extra must be >= 0, got {position_extra}")
     rng = random.Random(seed)
+    heldout = heldout_combinations()
+    extra = [make_vqa_item("position", item_rng(seed, "train", "vqa-position", i), "train", heldout) for i in range(position_extra)]
     examples = []
-    for item in vqa_items(n, "train", seed, heldout_combinations()):
+    for item in vqa_items(n, "train", seed, heldout) + extra:
         if rng.random() < describe_share:
             examples.append(Example(item.scene, DESCRIBE_PROMPT, describe_scene(item.scene)))
         elif item.kind == "position" and where_share and rng.random() < where_share and (where := where_example(item, rng)):
