@@ -2,11 +2,14 @@
 # The demo chain (scripts/train_demo.sh: stage 0b query slots -> stage 1 -> joint edit stage) on a lent GPU, as one
 # prepared run of about 9 minutes (issue 13): data rendered on the machine's CPU cores, batches of BATCH (8x the
 # CPU's 16), each stage's steps sized from a measured step time so the two stages fill BUDGET seconds.
-# Stage 0 (the VLM and the VAE) is taken from BASES: stage 0's bases as `demo_stage0 bases` writes them (qwen/ and
-# sana/vae/, 10 MB), out of a model whose MLLM is stage 0's, e.g. v4 (v5's MLLM was trained on):
-#   git worktree add /tmp/v4 25c2e75 && python -m uniimage.cli.demo_stage0 bases --from /tmp/v4/uniimage/presets/demo --out .demo-bases
-# (a whole model folder works as BASES too, but v4's 21 MB, the repository's 29 MB and the wheels' 21 MB are more
-# than the 64 MiB that travels to the machine).
+# Stage 0 (the VLM and the VAE) is taken from BASES: qwen/ and sana/vae/ (10 MB) of today's stage 0, as
+# scripts/train_demo_stage0.sh writes them into build/demo-base (about 1 h on 2 cores):
+#   mkdir -p .demo-bases/sana && cp -r build/demo-base/qwen .demo-bases/ && cp -r build/demo-base/sana/vae .demo-bases/sana/
+# No shipped preset holds today's stage-0 MLLM: from v10 on, the slot stage trains its text layers. v4's bases
+# (`demo_stage0 bases --from` v4's preset, commit 25c2e75) predate the sixteenth session's stage 0 (3D image
+# positions, rotary base 10, per-cell targets), so a chain on them is not the shipped recipe (demo README).
+# (A whole model folder works as BASES too, but a 21 MB model, the repository's 33 MB and the wheels' 21 MB are
+# more than the 64 MiB that travels to the machine.)
 #
 #   on the GPU machine (no network; carry .whl and .demo-bases, both in .git/info/exclude):
 #     bash scripts/train_demo_gpu.sh           # writes to $OUT: evals.json, gaps.json, timing.json, log.txt, model.tar.part-*
@@ -110,8 +113,8 @@ export STAGE_ARGS_joint_edit="max_steps=$N2 checkpoint.every=$N2 $JOINT_LR"
 echo "step ${STEP_S}s at batch $BATCH: stages of $N1 / $N2 steps"
 T0=$SECONDS
 # Stage 4 (answer layers, CPU only) is left out of the budget: run it on the returned model afterwards
-# (python -m uniimage.cli.demo_answer MODEL --out DIR --grow 4 --steps 6000 --prior-tau 1 --train-tower,
-# about 70 min on one core).
+# (torchrun --standalone --nproc-per-node 2 -m uniimage.cli.demo_answer MODEL --out DIR --threads 1 --grow 4
+# --steps 6000 --prior-tau 1 --train-tower: about 17 min on the 2-core machine).
 ANSWER_STEPS=0 BASES_FROM="" SKIP_STAGE0=1 STAGES="t2i_slots joint_edit" bash scripts/train_demo.sh || { tail -n 30 build/demo-runs/*.log; exit 5; }
 TRAIN_S=$((SECONDS - T0))
 
