@@ -18,9 +18,10 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
 read -ra UNIIMAGE <<< "${UNIIMAGE:-.venv/bin/uniimage}"   # a command line: "python3 -m uniimage.cli.main" works
 THREADS="${THREADS:-2}"
-# Processes per training stage (stage 1 and the joint stage): PROCS > 1 runs each as that many gloo DDP
-# processes under torchrun, THREADS / PROCS threads each, batch_size per process (so the global batch is
-# PROCS x batch_size). On the 2-core machine 2 processes train 1.75x the samples a second of one process.
+# Processes per training stage (stage 1, the joint stage, stage 4): PROCS > 1 runs each as that many gloo DDP
+# processes under torchrun, THREADS / PROCS threads each. Stages 1 and 3 take batch_size per process (so the global
+# batch is PROCS x batch_size); stage 4 splits its batch of 16 over them. On the 2-core machine 2 processes train
+# 1.75x the samples a second of one process in stage 1, 1.10x in stage 4 (demo README).
 PROCS="${PROCS:-2}"
 BASE=build/demo-base
 RUNS=build/demo-runs
@@ -104,17 +105,19 @@ for pid in ${pids[@]+"${pids[@]}"}; do wait "$pid"; done   # set -e: a failed ca
 # alone; v6-v8 trained the MLLM's ladder layers, queries and connector with it, with LM rehearsal). v5 was
 # t2i_pretrain t2i_joint joint_edit (joint_edit then from t2i_joint, 1500 steps). The v3 chain's t2i_continue,
 # edit_pretrain and finetune undid part of what stage 1 learnt (uniimage/demo/README.md). STAGES overrides the list.
+# The training stages (these two and stage 4) run as `python -m MODULE`, or with PROCS > 1 as that many gloo
+# processes under torchrun, THREADS / PROCS threads each.
+procs=("$PY") per=$THREADS
+if [ "$PROCS" -gt 1 ]; then
+  procs=("$PY" -m torch.distributed.run --standalone --nproc-per-node "$PROCS")
+  per=$(( THREADS / PROCS > 0 ? THREADS / PROCS : 1 ))
+fi
 for stage in ${STAGES:-t2i_slots joint_edit}; do
   rm -rf "${RUNS:?}/$stage"
   stage_args="STAGE_ARGS_$stage"
-  train=("${UNIIMAGE[@]}" train) per=$THREADS
-  if [ "$PROCS" -gt 1 ]; then
-    train=("$PY" -m torch.distributed.run --standalone --nproc-per-node "$PROCS" -m uniimage.cli.main train)
-    per=$(( THREADS / PROCS > 0 ? THREADS / PROCS : 1 ))
-  fi
   # shellcheck disable=SC2086
-  OMP_NUM_THREADS=$per MKL_NUM_THREADS=$per nice -n 5 "${train[@]}" "uniimage/configs/demo/$stage.yaml" ${STAGE_ARGS:-} \
-    ${!stage_args:-} > "$RUNS/$stage.log" 2>&1
+  OMP_NUM_THREADS=$per MKL_NUM_THREADS=$per nice -n 5 "${procs[@]}" -m uniimage.cli.main train \
+    "uniimage/configs/demo/$stage.yaml" ${STAGE_ARGS:-} ${!stage_args:-} > "$RUNS/$stage.log" 2>&1
   tail -n 1 "$RUNS/$stage.log"
 done
 
@@ -130,12 +133,7 @@ find "$SHIP.new" -name '*.bin' -delete   # package data is safetensors only
 # same weights as one process, uniimage/demo/data_parallel.py); ANSWER_STEPS=0 skips it.
 ANSWER_STEPS="${ANSWER_STEPS:-6000}"
 if [ "$ANSWER_STEPS" -gt 0 ]; then
-  answer=("$PY" -m uniimage.cli.demo_answer) per=$THREADS
-  if [ "$PROCS" -gt 1 ]; then
-    answer=("$PY" -m torch.distributed.run --standalone --nproc-per-node "$PROCS" -m uniimage.cli.demo_answer)
-    per=$(( THREADS / PROCS > 0 ? THREADS / PROCS : 1 ))
-  fi
-  OMP_NUM_THREADS=$per MKL_NUM_THREADS=$per nice -n 5 "${answer[@]}" "$SHIP.new" --out "$SHIP.answer" --threads "$per" \
+  OMP_NUM_THREADS=$per MKL_NUM_THREADS=$per nice -n 5 "${procs[@]}" -m uniimage.cli.demo_answer "$SHIP.new" --out "$SHIP.answer" --threads "$per" \
     --grow "${ANSWER_GROW:-4}" --steps "$ANSWER_STEPS" --prior-tau 1 --train-tower > "$RUNS/answer.log" 2>&1
   tail -n 1 "$RUNS/answer.log"
   rm -rf "$SHIP.new" && mv "$SHIP.answer" "$SHIP.new"

@@ -56,7 +56,6 @@ def average_gradients(params: list[torch.nn.Parameter], loss: torch.Tensor, worl
     flat /= world
     offset = 0
     for p, g in zip(params, grads):
-        n = g.numel()
-        p.grad = flat[offset:offset + n].view_as(p).clone()
-        offset += n
+        p.grad = flat[offset:offset + g.numel()].view_as(p)  # views of the reduced buffer: no copy
+        offset += g.numel()
     return flat[-1]
