@@ -13,6 +13,10 @@
 # in STAGE_ARGS_<stage> (e.g. STAGE_ARGS_t2i_joint="max_steps=100"). N_T2I / N_EDIT / STAGE0_DATA_ARGS size the
 # rendered data, LATENT_SHARD the samples per shard of the cached latents (each set needs PROCS shards or more),
 # SHIP names the folder the model is exported to (scripts/train_demo_gpu.sh sets them all).
+# A chain longer than one sitting: `SKIP_STAGE0=1 RESUME=1 scripts/train_demo.sh` keeps what is done (stage 0, the
+# data, the slot model and the latents are skipped when present) and continues stage 1 and the joint stage from
+# their newest checkpoint (every 1000 / 500 steps) instead of starting them over. build/demo-runs/timeline.log gets
+# a UTC time stamp as each step starts and ends, so the wall time of a chain split over sittings adds up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
@@ -28,6 +32,8 @@ RUNS=build/demo-runs
 SHIP="${SHIP:-uniimage/presets/demo}"
 export OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" PYTHONHASHSEED=0
 mkdir -p "$RUNS"
+mark() { echo "$(date -u +%FT%TZ) $*" >> "$RUNS/timeline.log"; }
+mark "chain start (PROCS=$PROCS THREADS=$THREADS RESUME=${RESUME:-})"
 
 if [ -n "${BASES_FROM:-}" ]; then
   for step in bases sana data; do
@@ -36,7 +42,9 @@ if [ -n "${BASES_FROM:-}" ]; then
       > "$RUNS/stage0-$step.log" 2>&1
   done
 elif [ -z "${SKIP_STAGE0:-}" ]; then
+  mark "stage 0 start"
   scripts/train_demo_stage0.sh
+  mark "stage 0 end"
 fi
 # Stage 1/3 text-to-image scenes: 40000 training-split scenes at 64 px (stage 0's 6000 trained the VLM;
 # more distinct scenes for the DiT's 192k samples).
@@ -79,9 +87,11 @@ if ! grep -q '"sides": true' "$BASE/slots/slots_report.json" 2>/dev/null \
    || ! grep -q "\"attend\": $SLOT_ATTEND," "$BASE/slots/slots_report.json" \
    || ! grep -q '"interpolation_scale": 1' "$BASE/slots/sana/transformer/config.json"; then
   rm -rf "$BASE/slots"
+  mark "slots start"
   # shellcheck disable=SC2086
   nice -n 5 "$PY" -m uniimage.cli.demo_slots uniimage/configs/demo/slots.yaml --sides --attend "$SLOT_ATTEND" ${STAGE_ARGS_slots:-} > "$RUNS/slots.log" 2>&1
   tail -n 1 "$RUNS/slots.log"
+  mark "slots end"
 fi
 
 # v12: the target images' VAE latents, encoded once (`uniimage data cache-latents`: stages 1 and 2 then train
@@ -99,7 +109,9 @@ for set in train_ro train_ro_described edit; do
     pids+=($!)
   fi
 done
+[ ${#pids[@]} -gt 0 ] && mark "latents start"
 for pid in ${pids[@]+"${pids[@]}"}; do wait "$pid"; done   # set -e: a failed cache stops the chain here
+[ ${#pids[@]} -gt 0 ] && mark "latents end"
 
 # Stage 1 from the slot model (t2i_slots), then the joint stage with 30% edits (joint_edit: v9 trains the DiT
 # alone; v6-v8 trained the MLLM's ladder layers, queries and connector with it, with LM rehearsal). v5 was
@@ -113,12 +125,15 @@ if [ "$PROCS" -gt 1 ]; then
   per=$(( THREADS / PROCS > 0 ? THREADS / PROCS : 1 ))
 fi
 for stage in ${STAGES:-t2i_slots joint_edit}; do
-  rm -rf "${RUNS:?}/$stage"
+  resume=()
+  if [ -n "${RESUME:-}" ]; then resume=(resume=auto); else rm -rf "${RUNS:?}/$stage" "$RUNS/$stage.log"; fi
   stage_args="STAGE_ARGS_$stage"
+  mark "$stage start${resume[*]:+ (resume=auto)}"
   # shellcheck disable=SC2086
   OMP_NUM_THREADS=$per MKL_NUM_THREADS=$per nice -n 5 "${procs[@]}" -m uniimage.cli.main train \
-    "uniimage/configs/demo/$stage.yaml" ${STAGE_ARGS:-} ${!stage_args:-} > "$RUNS/$stage.log" 2>&1
+    "uniimage/configs/demo/$stage.yaml" ${STAGE_ARGS:-} ${!stage_args:-} ${resume[@]+"${resume[@]}"} >> "$RUNS/$stage.log" 2>&1
   tail -n 1 "$RUNS/$stage.log"
+  mark "$stage end"
 done
 
 # Ship: published layout + component configs, float32 (about 21 MB; `--dtype bfloat16` halves it).
@@ -133,10 +148,13 @@ find "$SHIP.new" -name '*.bin' -delete   # package data is safetensors only
 # same weights as one process, uniimage/demo/data_parallel.py); ANSWER_STEPS=0 skips it.
 ANSWER_STEPS="${ANSWER_STEPS:-6000}"
 if [ "$ANSWER_STEPS" -gt 0 ]; then
+  mark "answer start"
   OMP_NUM_THREADS=$per MKL_NUM_THREADS=$per nice -n 5 "${procs[@]}" -m uniimage.cli.demo_answer "$SHIP.new" --out "$SHIP.answer" --threads "$per" \
     --grow "${ANSWER_GROW:-4}" --steps "$ANSWER_STEPS" --prior-tau 1 --train-tower > "$RUNS/answer.log" 2>&1
   tail -n 1 "$RUNS/answer.log"
+  mark "answer end"
   rm -rf "$SHIP.new" && mv "$SHIP.answer" "$SHIP.new"
 fi
 rm -rf "$SHIP" && mv "$SHIP.new" "$SHIP"
 du -sh "$SHIP"
+mark "chain end"
