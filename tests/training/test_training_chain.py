@@ -49,3 +49,19 @@ def test_train_cli_reports_config_errors_on_one_line(tmp_path, capsys):
     code = main(["train", str(CONFIGS / "t2i_pretrain.yaml"), f"output_dir={tmp_path}", "optim.lrr=1"])
     err = capsys.readouterr().err
     assert code == 1 and "unknown config key(s): optim.lrr" in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_cli_resumed_at_max_steps_takes_no_step_and_says_so(tmp_path, capsys):
+    """A chain continued in a later sitting (scripts/train_demo.sh RESUME=1) resumes stages that already ended:
+    they must keep their weights and report that no step ran, not a nan loss."""
+    args = ["train", str(CONFIGS / "t2i_pretrain.yaml"), f"output_dir={tmp_path}", "max_steps=2", "batch_size=2",
+            "data.synthetic.n_t2i=4", "checkpoint.every=2", *FAST]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert "trained to step 2" in first and "final loss" in first and "nan" not in first
+    before = ckpt.load_trainable(tmp_path / "checkpoint-2")
+    assert main([*args, "--resume"]) == 0
+    again = capsys.readouterr().out
+    assert "trained to step 2" in again and "no step run (already at max_steps)" in again and "nan" not in again
+    after = ckpt.load_trainable(tmp_path / "checkpoint-2")
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)

@@ -28,7 +28,10 @@ def run_train(args) -> int:
     trainer = Trainer(config)
     result = trainer.train()
     if trainer.acc.is_main_process:
-        print(f"trained to step {trainer.step}; checkpoints in {config.output_dir}; final loss {result.get('loss', float('nan')):.4f}")
+        loss = result.get("loss", float("nan"))
+        # A run resumed at max_steps takes no step: say so instead of printing a nan loss.
+        last = f"final loss {loss:.4f}" if loss == loss else "no step run (already at max_steps)"
+        print(f"trained to step {trainer.step}; checkpoints in {config.output_dir}; {last}")
     return 0
 
 
