@@ -95,9 +95,10 @@ def test_generate_edit_understand_in_the_browser(page, base_url, shots, tmp_path
     assert (shots / "generate.png").stat().st_size > 0
     page.locator("#gen-status").get_by_text("Done: 1 image(s)").wait_for(state="visible")
     statuses = page.evaluate("window.statuses")
-    # 3 steps: previews after steps 1 and 2, then the final image.
-    assert any(s.startswith("Preview 1 of 3") for s in statuses), statuses
-    assert any(s.startswith("Preview 2 of 3") for s in statuses), statuses
+    # 3 steps: previews after steps 1 and 2, then the final image. Gradio may drop a preview that a newer one
+    # overtakes before the page renders it (seen once in a clean-clone CI run), so: at least one preview, in order.
+    previews = [int(s.split()[1]) for s in statuses if s.startswith("Preview ") and " of 3" in s]
+    assert previews and previews == sorted(previews) and set(previews) <= {1, 2}, statuses
     assert statuses[-1].startswith("Done"), statuses
 
     upload = tmp_path / "red.png"
