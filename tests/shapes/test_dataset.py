@@ -51,3 +51,19 @@ def test_cli_entry(tmp_path, capsys):
     assert main(["--out", str(tmp_path), "--n-t2i", "3", "--n-edit", "1", "--n-vqa", "1", "--image-size", "32"]) == 0
     assert "train.jsonl" in capsys.readouterr().out
     assert len((tmp_path / "train.jsonl").read_text().splitlines()) == 4
+
+
+def test_cli_edit_add_grid(tmp_path):
+    """`--edit-add-grid 4`: every added object in the written edits sits at a cell centre of the 4 x 4 grid."""
+    assert main(["--out", str(tmp_path), "--n-t2i", "0", "--n-edit", "8", "--n-vqa", "0", "--image-size", "32",
+                 "--formats", "jsonl", "--edit-add-grid", "4"]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
+    adds = [r["meta"] for r in rows if r["meta"]["tag"] == "add"]
+    assert len(adds) == 2
+    plain = main(["--out", str(tmp_path / "plain"), "--n-t2i", "0", "--n-edit", "8", "--n-vqa", "0", "--image-size", "32",
+                  "--formats", "jsonl"])
+    assert plain == 0
+    before = [json.loads(line)["meta"] for line in (tmp_path / "plain" / "train.jsonl").read_text().splitlines()]
+    for meta, old in zip([r["meta"] for r in rows], before):
+        same = meta["target_scene"] == old["target_scene"]
+        assert same == (meta["tag"] != "add"), meta  # only the adds move (these 8 move: none is already at its cell)

@@ -5,7 +5,7 @@ from collections import Counter
 from uniimage.shapes.detect import detect_objects
 from uniimage.shapes.edits import edit_items, edit_metadata, placed_anywhere
 from uniimage.shapes.heldout import heldout_combinations
-from uniimage.shapes.layout import fits
+from uniimage.shapes.layout import EDGE_MARGIN, fits
 from uniimage.shapes.render import render_scene
 from uniimage.shapes.scene import Scene
 from uniimage.shapes.score import judge_edit
@@ -84,3 +84,35 @@ def test_vqa_answers_are_true_of_the_rendered_scene():
         elif item.kind == "shape":
             color = next(c for c in ("red", "green", "blue", "yellow", "purple", "orange") if c in item.question)
             assert [d.shape for d in found if d.color == color] == [item.answer]
+
+
+def test_add_grid_puts_the_added_object_at_a_free_cell_centre_and_leaves_the_rest():
+    """Training data option: "add" gets a fixed place (the first free cell of a 4 x 4 grid), which a model can learn;
+    every other edit, the random stream and the evaluation's default items are untouched."""
+    plain = edit_items(40, "train", seed=5, heldout=HELD)
+    placed = edit_items(40, "train", seed=5, heldout=HELD, add_grid=4)
+    moved = 0
+    for a, b in zip(plain, placed):
+        assert (a.kind, a.instruction, a.source) == (b.kind, b.instruction, b.source)
+        if a.kind != "add":
+            assert a.target == b.target
+            continue
+        assert a.target.objects[:-1] == b.target.objects[:-1]
+        new = b.target.objects[-1]
+        assert (new.shape, new.color, new.size) == (a.target.objects[-1].shape, a.target.objects[-1].color, a.target.objects[-1].size)
+        taken = {int(o.center[1] * 4) * 4 + int(o.center[0] * 4) for o in b.source.objects}
+        low, high = EDGE_MARGIN + new.size / 2, 1 - EDGE_MARGIN - new.size / 2
+        # Each coordinate is its cell's centre, or that centre pulled inside the margins for a large object.
+        cells = [next(k for k in range(4) if abs(min(high, max(low, (k + 0.5) / 4)) - v) < 1e-9) for v in new.center]
+        assert cells[1] * 4 + cells[0] not in taken
+        assert fits(new, list(b.source.objects))
+        assert judge_edit(render_scene(b.target, 64), b.target, placed_anywhere=placed_anywhere(b))[0]
+        moved += new.center != a.target.objects[-1].center
+    assert moved >= 5  # 10 adds among 40 edits
+
+
+def test_add_grid_must_be_positive():
+    import pytest
+
+    with pytest.raises(ValueError, match="add grid must be >= 1"):
+        edit_items(4, "train", seed=5, heldout=HELD, add_grid=-1)

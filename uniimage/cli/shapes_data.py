@@ -23,12 +23,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
     parser.add_argument("--shard-size", type=int, default=1000)
+    parser.add_argument("--edit-add-grid", type=int, default=None, metavar="N",
+                        help="put an edit's added object at the centre of the first free cell of an N x N grid instead "
+                             "of a random free spot (training data: a random place cannot be learnt; the judge takes any)")
 
 
 def run(args) -> int:
     result = write_dataset(
         args.out, args.n_t2i, args.n_edit, args.n_vqa, split=args.split, image_size=args.image_size,
-        seed=args.seed, formats=tuple(args.formats), shard_size=args.shard_size,
+        seed=args.seed, formats=tuple(args.formats), shard_size=args.shard_size, edit_add_grid=args.edit_add_grid,
     )
     for key in ("jsonl", "vqa_jsonl"):
         if key in result:

@@ -29,8 +29,8 @@ def _t2i_samples(n, split, seed, heldout, image_size):
         yield f"t2i_{i:06d}", {"image": render_scene(item.scene, image_size), "caption": item.prompt, "meta": meta}
 
 
-def _edit_samples(n, split, seed, heldout, image_size):
-    for i, item in enumerate(edit_items(n, split, seed, heldout)):
+def _edit_samples(n, split, seed, heldout, image_size, add_grid=None):
+    for i, item in enumerate(edit_items(n, split, seed, heldout, add_grid)):
         meta = dict(edit_metadata(item), split=split)
         yield f"edit_{i:06d}", {
             "image": render_scene(item.target, image_size),
@@ -51,8 +51,10 @@ def write_dataset(
     formats=FORMATS,
     shard_size: int = 1000,
     heldout_seed: int = HELDOUT_SEED,
+    edit_add_grid: int | None = None,
 ) -> dict:
-    """Returns {"jsonl": path?, "vqa_jsonl": path?, "wds": [paths], "counts": {...}}."""
+    """Returns {"jsonl": path?, "vqa_jsonl": path?, "wds": [paths], "counts": {...}}.
+    edit_add_grid: an added object goes to the first free cell of that grid (`edits.place_added`), not a random spot."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     unknown = set(formats) - set(FORMATS)
@@ -65,7 +67,7 @@ def write_dataset(
     result: dict = {"counts": {"t2i": n_t2i, "edit": n_edit, "vqa": n_vqa}, "wds": []}
 
     samples, rows = [], []
-    generators = (_t2i_samples(n_t2i, split, seed, heldout, image_size), _edit_samples(n_edit, split, seed, heldout, image_size))
+    generators = (_t2i_samples(n_t2i, split, seed, heldout, image_size), _edit_samples(n_edit, split, seed, heldout, image_size, edit_add_grid))
     for generator in generators:
         for name, sample in generator:
             samples.append(sample)

@@ -121,9 +121,34 @@ def make_edit_item(kind: str, rng: random.Random, split: str, heldout: HeldOut) 
     raise RuntimeError(f"could not make a {kind} edit")
 
 
-def edit_items(n: int, split: str, seed: int, heldout: HeldOut) -> list[EditItem]:
+def edit_items(n: int, split: str, seed: int, heldout: HeldOut, add_grid: int | None = None) -> list[EditItem]:
+    """n edits of the split, kinds in turn. add_grid: see `place_added` (None: the generator's random place)."""
     kinds = EDIT_KINDS if split == "train" else HELDOUT_EDIT_KINDS
-    return [make_edit_item(kinds[i % len(kinds)], item_rng(seed, split, "edit", i), split, heldout) for i in range(n)]
+    items = [make_edit_item(kinds[i % len(kinds)], item_rng(seed, split, "edit", i), split, heldout) for i in range(n)]
+    return [place_added(item, add_grid) for item in items] if add_grid else items
+
+
+def place_added(item: EditItem, grid: int) -> EditItem:
+    """An "add" with its new object moved to the centre of the first cell of a grid x grid split of the picture (in
+    reading order) that holds no source object's centre and where the object fits (the centre pulled inside the
+    canvas margins for a large object); other kinds, or an add with no such cell, unchanged. Why: "add a red star" names no place, so a random one cannot be learnt, while the judge
+    takes any place (`placed_anywhere`). Training data only: the evaluation's items keep the random place."""
+    if grid < 1:
+        raise ValueError(f"add grid must be >= 1 cells a side, got {grid}")
+    if item.kind != "add":
+        return item
+    cell = lambda center: min(grid - 1, int(center[1] * grid)) * grid + min(grid - 1, int(center[0] * grid))
+    taken = {cell(o.center) for o in item.source.objects}
+    new = item.target.objects[-1]
+    low, high = EDGE_MARGIN + new.size / 2, 1 - EDGE_MARGIN - new.size / 2
+    for c in range(grid * grid):
+        # The cell's centre, pulled inside the canvas margins when a large object would cross them.
+        center = tuple(min(high, max(low, (k + 0.5) / grid)) for k in (c % grid, c // grid))
+        moved = new.replace(center=center)
+        if c not in taken and fits(moved, list(item.source.objects)):
+            target = Scene(item.target.objects[:-1] + (moved,), item.target.background)
+            return EditItem(item.kind, item.instruction, item.source, target)
+    return item
 
 
 def placed_anywhere(item: EditItem) -> tuple[int, ...]:
