@@ -2,8 +2,10 @@
 scene, one grid cell per query (16 queries, 4 x 4 cells), read by linear heads at every ladder depth?
 
 Query q holds the target object centred in cell q (shape, colour or none) and which half of the cell its centre
-lies in (x, y). An added object is moved, in the targets only, to the centre of the first free cell (`canonical`):
-the generator's random place cannot be predicted, and judge_edit places an added object anywhere. Trained: the
+lies in (x, y). An added object is moved, in the targets only, to its fixed place (`shapes.edits.place_added`, as
+`shapes_data --edit-add-grid 4` writes training data): the generator's random place cannot be predicted, and
+judge_edit places an added object anywhere. (The README's figures were measured with an earlier in-script rule:
+the exact centre of the first free cell, with no fit check and no pull inside the margins. Not rerun since.) Trained: the
 text layers, the query rows and the heads (tower frozen unless --train-tower), with the t2i slot loss kept on t2i
 prompts (slots.py targets, sides). --attend-cell W: head 2 of query q attends to the source's image token of cell
 q. Scored every --every steps on 200 fresh training-split edits (sources at 256 px) at the deepest ladder depth,
@@ -28,7 +30,7 @@ from torch import nn
 from uniimage.demo.slots import SlotHeads, batch_targets, kinds
 from uniimage.demo.word_attention import captured_attention
 from uniimage.pipelines.pipeline_uniimage import UniImagePipeline
-from uniimage.shapes.edits import edit_items, make_edit_item, EDIT_KINDS
+from uniimage.shapes.edits import EDIT_KINDS, edit_items, make_edit_item, place_added
 from uniimage.shapes.heldout import heldout_combinations
 from uniimage.shapes.prompts import t2i_items, item_rng
 from uniimage.shapes.render import render_scene
@@ -53,14 +55,8 @@ HEAD = 2
 
 
 def canonical(item):
-    """The target scene with an added object moved to the centre of the first cell (raster order) that holds no
-    source object's centre: the judge places an added object anywhere, so a fixed rule is as right as any."""
-    if item.kind != "add":
-        return item.target
-    taken = {min(G - 1, int(o.center[1] * G)) * G + min(G - 1, int(o.center[0] * G)) for o in item.source.objects}
-    free = next(c for c in range(G * G) if c not in taken)
-    new = item.target.objects[-1].replace(center=((free % G + 0.5) / G, (free // G + 0.5) / G))
-    return type(item.target)(item.target.objects[:-1] + (new,), item.target.background)
+    """The target scene, an added object at its fixed place (shapes.edits.place_added, the training-data rule)."""
+    return place_added(item, G).target
 
 
 def cell_targets(scenes):
@@ -75,12 +71,6 @@ def cell_targets(scenes):
             out["xh"][i, c] = int((x * G - cx) >= 0.5)
             out["yh"][i, c] = int((y * G - cy) >= 0.5)
     return out
-
-
-def source_cells(scenes):
-    """[B, 16] bool: the source has an object centred in that cell."""
-    t = cell_targets(scenes)["shape"]
-    return t != NONE["shape"]
 
 
 class CellHeads(nn.Module):

@@ -114,5 +114,6 @@ def test_add_grid_puts_the_added_object_at_a_free_cell_centre_and_leaves_the_res
 def test_add_grid_must_be_positive():
     import pytest
 
-    with pytest.raises(ValueError, match="add grid must be >= 1"):
-        edit_items(4, "train", seed=5, heldout=HELD, add_grid=-1)
+    for grid in (-1, 0):  # 0 is an error too, not a silent "random place"
+        with pytest.raises(ValueError, match="add grid must be >= 1"):
+            edit_items(4, "train", seed=5, heldout=HELD, add_grid=grid)

@@ -125,14 +125,15 @@ def edit_items(n: int, split: str, seed: int, heldout: HeldOut, add_grid: int | 
     """n edits of the split, kinds in turn. add_grid: see `place_added` (None: the generator's random place)."""
     kinds = EDIT_KINDS if split == "train" else HELDOUT_EDIT_KINDS
     items = [make_edit_item(kinds[i % len(kinds)], item_rng(seed, split, "edit", i), split, heldout) for i in range(n)]
-    return [place_added(item, add_grid) for item in items] if add_grid else items
+    return items if add_grid is None else [place_added(item, add_grid) for item in items]
 
 
 def place_added(item: EditItem, grid: int) -> EditItem:
     """An "add" with its new object moved to the centre of the first cell of a grid x grid split of the picture (in
     reading order) that holds no source object's centre and where the object fits (the centre pulled inside the
-    canvas margins for a large object); other kinds, or an add with no such cell, unchanged. Why: "add a red star" names no place, so a random one cannot be learnt, while the judge
-    takes any place (`placed_anywhere`). Training data only: the evaluation's items keep the random place."""
+    canvas margins for a large object); other kinds, or an add with no such cell, unchanged. Why: "add a red star"
+    names no place, so a random one cannot be learnt, while the judge takes any place (`placed_anywhere`). Training
+    data only: the evaluation's items keep the random place."""
     if grid < 1:
         raise ValueError(f"add grid must be >= 1 cells a side, got {grid}")
     if item.kind != "add":
