@@ -28,6 +28,13 @@ THREADS="${THREADS:-2}"
 # 1.75x the samples a second of one process in stage 1, 1.10x in stage 4 (demo README).
 PROCS="${PROCS:-2}"
 BASE=build/demo-base
+# EDIT_CELLS=1 (v15 recipe, on trial): edits get a query per grid cell of the target scene (uniimage/demo/edit_cells.py;
+# demo README, "Edit slots by grid cell"). It needs three parts together: stage 0's tower learns where each image
+# token is (CELL_POSITIONS), an added object has a fixed place in the editing data (--edit-add-grid 4), and the
+# slot stage trains the edit cell slots beside the t2i slots (2000 steps; --attend-cell: query q's head 2 looks at
+# image cell q).
+EDIT_CELLS="${EDIT_CELLS:-0}"
+EDIT_GRID=4   # the 16 queries' 4 x 4 grid
 RUNS=build/demo-runs
 SHIP="${SHIP:-uniimage/presets/demo}"
 export OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" PYTHONHASHSEED=0
@@ -43,7 +50,7 @@ if [ -n "${BASES_FROM:-}" ]; then
   done
 elif [ -z "${SKIP_STAGE0:-}" ]; then
   mark "stage 0 start"
-  scripts/train_demo_stage0.sh
+  CELL_POSITIONS="$EDIT_CELLS" scripts/train_demo_stage0.sh
   mark "stage 0 end"
 fi
 # Stage 1/3 text-to-image scenes: 40000 training-split scenes at 64 px (stage 0's 6000 trained the VLM;
@@ -65,10 +72,16 @@ fi
 if ! grep -q '"interpolation_scale": 1' "$BASE/sana/transformer/config.json"; then
   "$PY" -m uniimage.cli.demo_stage0 sana --out "$BASE" --threads "$THREADS" > "$RUNS/stage0-sana.log" 2>&1
 fi
-# Stage 2/3 editing pairs: 8000 training-split edits at 64 px (stage 0 renders none).
-if [ ! -f "$BASE/data-edit/train.jsonl" ]; then
+# Stage 2/3 editing pairs: 8000 training-split edits at 64 px (stage 0 renders none). With EDIT_CELLS an added
+# object goes to the first free cell of the grid (its place is written down in data-edit/add_grid; data made with
+# another rule is made again).
+add_grid=(); want_grid=random
+[ "$EDIT_CELLS" = 1 ] && add_grid=(--edit-add-grid "$EDIT_GRID") && want_grid=$EDIT_GRID
+if [ ! -f "$BASE/data-edit/train.jsonl" ] || [ "$(cat "$BASE/data-edit/add_grid" 2>/dev/null || echo random)" != "$want_grid" ]; then
+  rm -rf "$BASE/data-edit"
   nice -n 5 "$PY" -m uniimage.cli.shapes_data --out "$BASE/data-edit" --split train --n-t2i 0 --n-edit "${N_EDIT:-8000}" \
-    --n-vqa 0 --image-size 64 --seed 1 --formats jsonl > "$RUNS/data-edit.log" 2>&1
+    --n-vqa 0 --image-size 64 --seed 1 --formats jsonl ${add_grid[@]+"${add_grid[@]}"} > "$RUNS/data-edit.log" 2>&1
+  echo "$want_grid" > "$BASE/data-edit/add_grid"
 fi
 [ -n "${DATA_ONLY:-}" ] && exit 0   # data and stage 0 only (scripts/train_demo_gpu.sh)
 
@@ -82,14 +95,25 @@ fi
 # or with a DiT without positions (v6) is made again.
 SLOT_STEPS=$("$PY" -c "import yaml; print(yaml.safe_load(open('uniimage/configs/demo/slots.yaml'))['max_steps'])")
 SLOT_ATTEND=0.2   # the word-attention weight (v12); a slot model made with another is made again
+slot_edits=() slot_edit_cells=0
+if [ "$EDIT_CELLS" = 1 ]; then  # 16 edits a step beside the 64 prompts, for 2000 steps (the screen's schedule)
+  SLOT_STEPS=2000 slot_edit_cells=1
+  slot_edits=(--edits "$BASE/data-edit/train.jsonl" --edit-batch 16 --attend-cell 0.2 "max_steps=$SLOT_STEPS")
+fi
+if [ "$EDIT_CELLS" = 1 ] && ! grep -q '"cell_positions": true' "$BASE/qwen/stage0_report.json"; then
+  echo "EDIT_CELLS=1 needs a stage 0 whose tower learnt cell positions; $BASE/qwen was made without: run without SKIP_STAGE0" >&2
+  exit 1
+fi
 if ! grep -q '"sides": true' "$BASE/slots/slots_report.json" 2>/dev/null \
+   || [ "$(grep -c '"edit_cells": true,' "$BASE/slots/slots_report.json")" != "$slot_edit_cells" ] \
    || ! grep -q "\"steps\": $SLOT_STEPS," "$BASE/slots/slots_report.json" \
    || ! grep -q "\"attend\": $SLOT_ATTEND," "$BASE/slots/slots_report.json" \
    || ! grep -q '"interpolation_scale": 1' "$BASE/slots/sana/transformer/config.json"; then
   rm -rf "$BASE/slots"
   mark "slots start"
   # shellcheck disable=SC2086
-  nice -n 5 "$PY" -m uniimage.cli.demo_slots uniimage/configs/demo/slots.yaml --sides --attend "$SLOT_ATTEND" ${STAGE_ARGS_slots:-} > "$RUNS/slots.log" 2>&1
+  nice -n 5 "$PY" -m uniimage.cli.demo_slots uniimage/configs/demo/slots.yaml --sides --attend "$SLOT_ATTEND" \
+    ${slot_edits[@]+"${slot_edits[@]}"} ${STAGE_ARGS_slots:-} > "$RUNS/slots.log" 2>&1
   tail -n 1 "$RUNS/slots.log"
   mark "slots end"
 fi

@@ -16,6 +16,11 @@ VLM_PHASES="${VLM_PHASES:-1300 1200 1500}"  # steps of 16 per phase; phase k use
 # before 50346cd gave image tokens their 3D positions, so this script no longer remakes it exactly.
 ROPE_THETA="${ROPE_THETA:-10}"
 CELL_WEIGHT="${CELL_WEIGHT:-1}"
+# CELL_POSITIONS=1: the per-cell heads also read each token's (row, column), so the tower's tokens say where they are (Qwen's
+# vision rotary is relative). The edit cell slots need it: query q copies image cell q (demo README, "Edit slots
+# by grid cell": 65 whole target scenes of 200 with it, 27 without). train_demo.sh sets it with EDIT_CELLS=1.
+CELL_POSITIONS="${CELL_POSITIONS:-0}"
+positions=(); [ "$CELL_POSITIONS" = 1 ] && positions=(--cell-positions)
 mkdir -p "$OUT"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0
 stage0() { nice -n 10 "$PY" -m uniimage.cli.demo_stage0 "$@" --out "$OUT" --threads 1; }
@@ -32,7 +37,7 @@ for steps in $VLM_PHASES; do
   init=(--rope-theta "$ROPE_THETA")  # phase 1 builds the model; later phases keep its config
   if [ "$phase" -gt 1 ]; then
     rm -rf "$OUT/qwen-phase$((phase - 1))" && mv "$OUT/qwen" "$OUT/qwen-phase$((phase - 1))"
-    init=(--vlm-init "$OUT/qwen-phase$((phase - 1))" --cell-weight "$CELL_WEIGHT")
+    init=(--vlm-init "$OUT/qwen-phase$((phase - 1))" --cell-weight "$CELL_WEIGHT" ${positions[@]+"${positions[@]}"})
   fi
   stage0 vlm "${init[@]}" --vlm-steps "$steps" --seed $((phase - 1)) > "$OUT/vlm-phase$phase.log" 2>&1
 done

@@ -1,6 +1,7 @@
 """Stage-0 trainers at a tiny size: a few steps write loadable folders, `from_components` builds a
 UniImage model from them, and the losses fall on a tiny batch."""
 
+import json
 import pytest
 import torch
 from diffusers import AutoencoderDC, SanaTransformer2DModel
@@ -99,6 +100,18 @@ def test_bases_step_names_what_it_needs(tmp_path):
         main(["slots", "--out", str(tmp_path)])
     with pytest.raises(CheckpointError, match="not found"):
         write_bases(tmp_path / "missing", tmp_path / "out")
+
+
+def test_cell_positions_need_the_cell_loss_and_are_recorded(demo_data, tmp_path, capsys):
+    from uniimage.cli.demo_stage0 import main
+
+    with pytest.raises(SystemExit):
+        main(["vlm", "--out", str(tmp_path), "--cell-positions"])
+    assert "--cell-positions needs --cell-weight > 0" in capsys.readouterr().err
+    report = vlm_trainer.train_vlm(demo_data, tmp_path / "qwen", TEST, steps=2, batch=4, eval_n=0, tokenizer_texts=30,
+                                   cell_weight=1.0, cell_positions=True)
+    assert report["cell_positions"] is True   # train_demo.sh's EDIT_CELLS=1 checks this before the edit cell slots
+    assert json.loads((tmp_path / "qwen" / "stage0_report.json").read_text())["cell_positions"] is True
 
 
 def test_slot_model_comes_back_with_the_fresh_dit(bases, tmp_path):

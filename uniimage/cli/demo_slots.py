@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from ..demo.slots import train_slots
 from ..training.config import load_config
@@ -24,10 +25,18 @@ def main(argv=None) -> int:
                    "made-up ones with classes of their own (uniimage/demo/nonce.py; 0: none)")
     p.add_argument("--attend", type=float, default=0.0, help="weight of a loss that teaches head 0 / head 1 of each "
                    "object query to attend to its colour / shape word (uniimage/demo/word_attention.py; 0: off)")
+    p.add_argument("--edits", type=Path, default=None, help="a ShapesEval editing JSONL (data-edit/train.jsonl, best "
+                   "written with --edit-add-grid 4): each step also teaches the queries of edit prompts the target scene, "
+                   "query q the object centred in grid cell q (uniimage/demo/edit_cells.py)")
+    p.add_argument("--edit-batch", type=int, default=16, help="edits per step with --edits")
+    p.add_argument("--attend-cell", type=float, default=0.0, help="with --edits: weight of a loss that teaches head 2 "
+                   "of query q to attend to the source's image token of cell q, and the changed cell's heads 0 / 1 "
+                   "to the instruction's colour / shape word (0: off)")
     p.add_argument("overrides", nargs="*", help="dotted key=value overrides, as for `uniimage train`")
     a = p.parse_intermixed_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    report = train_slots(load_config(a.config, a.overrides), sides=a.sides, nonce=a.nonce, attend=a.attend)
+    report = train_slots(load_config(a.config, a.overrides), sides=a.sides, nonce=a.nonce, attend=a.attend,
+                         edits=a.edits, edit_batch=a.edit_batch, attend_cell=a.attend_cell)
     print(json.dumps(report["log"][-1]))
     return 0
 

@@ -35,13 +35,19 @@ def parse(argv):
                    help="rotary base of the fresh VLM's text layers (default: the size's, 1e4)")
     p.add_argument("--cell-weight", type=float, default=0.0,
                    help="weight of the per-cell shape / colour loss on the image tokens beside the VQA loss (0: off)")
+    p.add_argument("--cell-positions", action="store_true",
+                   help="with --cell-weight: the per-cell heads also read each image token's grid position, so the "
+                        "tower's tokens carry where they are (uniimage/demo/cell_supervision.py)")
     p.add_argument("--vae-steps", type=int, default=700)
     p.add_argument("--vae-batch", type=int, default=16)
     p.add_argument("--vae-lr", type=float, default=2e-3)
     p.add_argument("--from", dest="bases_from", default=None, help="bases: the trained model to take the MLLM and VAE from; "
                                                                    "slots: the model to take stage 0b's MLLM side from")
     p.add_argument("--eval-n", type=int, default=200, help="held-out questions / scenes to score (0: skip)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.cell_positions and not args.cell_weight:
+        p.error("--cell-positions needs --cell-weight > 0 (the position head is part of the per-cell loss)")
+    return args
 
 
 def main(argv=None) -> int:

@@ -180,18 +180,87 @@ def slot_data(config) -> Path:
     return Path(sets[0]["path"])
 
 
+@torch.no_grad()
+def edit_probe_accuracy(model, processor, heads, grid: int, n: int = 200, seed: int = 2024) -> dict:
+    """The edit cell heads' accuracy (edit_cells.EditCellHeads.accuracy) on n fresh training-split edits, sources
+    rendered at 256 px as `eval shapes` renders them, an added object at its fixed place (place_added)."""
+    from ..shapes.edits import edit_items
+    from ..shapes.heldout import heldout_combinations
+    from ..shapes.render import render_scene
+    from .edit_cells import cell_targets
+
+    items = edit_items(n, "train", seed, heldout_combinations(), add_grid=grid)
+    device = next(model.parameters()).device
+    inputs = processor.generation_inputs([it.instruction for it in items],
+                                         [[render_scene(it.source, 256)] for it in items]).to(device)
+    was_training = model.training
+    model.eval()
+    states, _ = model.ladder_states(inputs.input_ids, inputs.attention_mask, inputs.pixel_values, inputs.image_grid_thw)
+    model.train(was_training)
+    targets = {k: v.to(device) for k, v in cell_targets([it.target for it in items], grid).items()}
+    return heads.accuracy(states, targets, [it.kind for it in items])
+
+
+class EditCells:
+    """The edit half of a slot step (edit_cells.py): a batch of edits, their cell loss, and the attention loss of
+    each query's cell head on its image token and of the changed cell's word heads on the instruction's words."""
+
+    def __init__(self, model, processor, path: Path, batch: int, attend: float, seed: int, device):
+        from .edit_cells import CELL_HEAD, EditCellHeads, read_edits
+
+        n = model.config.num_metaqueries
+        self.grid = int(round(math.sqrt(n)))
+        if self.grid * self.grid != n:
+            raise ConfigError(f"slots: edit cell slots need a square number of query tokens (one per grid cell), got {n}")
+        heads = model.mllm.config.text_config.num_attention_heads
+        if attend > 0 and heads <= CELL_HEAD:
+            raise ConfigError(f"slots: attend_cell trains attention head {CELL_HEAD} of each query (heads 0 and 1 are the "
+                              f"word heads); the MLLM's text layers have {heads} heads")
+        self.edits, self.batch, self.attend = read_edits(path, batch), batch, attend
+        self.rng = random.Random(seed + 1)  # its own draws: the t2i batches stay those of a run without edits
+        self.model, self.processor, self.device = model, processor, device
+        self.heads = EditCellHeads(model.queries.shape[1]).to(device)
+
+    def losses(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (cell loss, attention loss) of one fresh batch."""
+        from .edit_cells import cell_attention_loss, cell_targets, changed_word_loss, edit_inputs, image_positions
+
+        picked = self.rng.sample(self.edits, self.batch)
+        inputs = edit_inputs(self.processor, picked, self.rng).to(self.device)
+        with captured_attention(self.model.mllm) if self.attend > 0 else nullcontext({}) as caught:
+            states, _ = self.model.ladder_states(inputs.input_ids, inputs.attention_mask, inputs.pixel_values,
+                                                 inputs.image_grid_thw)
+        targets = {k: v.to(self.device) for k, v in cell_targets([e["target"] for e in picked], self.grid).items()}
+        attention = torch.zeros((), device=self.device)
+        if self.attend > 0:
+            queries = self.model.query_positions(inputs.input_ids)
+            images = image_positions(inputs.input_ids, self.model.mllm.config.image_token_id, self.grid ** 2)
+            attention = cell_attention_loss(caught, queries, images) + changed_word_loss(
+                caught, queries, self.processor.tokenizer, inputs.input_ids, picked, self.grid)
+        return self.heads.loss(states, targets), attention
+
+
 def train_slots(config, log_every: int = 50, device: str | None = None, sides: bool = False,
-                nonce: float = 0.0, attend: float = 0.0) -> dict:
+                nonce: float = 0.0, attend: float = 0.0, edits: Path | None = None, edit_batch: int = 16,
+                attend_cell: float = 0.0) -> dict:
     """Stage 0b from the model `config.model` builds; saves the whole model (random DiT included) to
     `config.output_dir`. `config` is a TrainConfig (`load_config`). device: default cuda when there is one.
     sides: object tokens also learn which side of the picture their object is on (SIDES).
     nonce: the share of captions given nonce colour and shape words (nonce.py). Every fourth log line also
     scores the heads on fresh training-split and held-out prompts (probe_accuracy).
-    attend: weight of the word-attention loss (word_attention.py; 0: off)."""
+    attend: weight of the word-attention loss (word_attention.py; 0: off).
+    edits: a ShapesEval editing JSONL; each step then also trains `edit_batch` edits' cell slots (edit_cells.py),
+    with `attend_cell` the weight of their attention loss (0: off; 0.2 measured)."""
     if not 0.0 <= nonce < 1.0:
         raise ConfigError(f"slots: nonce must be a share in [0, 1), got {nonce}")
     if attend < 0:
         raise ConfigError(f"slots: attend must be >= 0, got {attend}")
+    if attend_cell < 0:
+        raise ConfigError(f"slots: attend_cell must be >= 0, got {attend_cell}")
+    if edits is None and attend_cell:
+        raise ConfigError("slots: attend_cell weighs the edit cell slots' attention loss; it needs edits (an editing JSONL)")
+    if edits is not None and edit_batch < 1:
+        raise ConfigError(f"slots: edit_batch must be >= 1, got {edit_batch}")
     from ..checkpoint.pretrained import save_pretrained
     from ..training.model_source import load_model
     from ..training.rehearsal import RehearsalData, lm_loss, next_lm_inputs
@@ -211,7 +280,9 @@ def train_slots(config, log_every: int = 50, device: str | None = None, sides: b
     model.text_model.layers.requires_grad_(True)  # the vision tower, vocabulary and head stay as stage 0 made them
     model.queries.requires_grad_(True)
     heads = SlotHeads(model.queries.shape[1], kinds(sides, nonce > 0)).to(device)
+    cells = EditCells(model, processor, Path(edits), edit_batch, attend_cell, seed, device) if edits is not None else None
     params = [p for p in model.parameters() if p.requires_grad] + list(heads.parameters())
+    params += list(cells.heads.parameters()) if cells else []
     optim = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     warmup = config.optim.warmup_steps
     schedule = torch.optim.lr_scheduler.LambdaLR(optim, lambda i: lr_factor(i + 1, steps, warmup, floor))
@@ -229,24 +300,33 @@ def train_slots(config, log_every: int = 50, device: str | None = None, sides: b
             queries = model.query_positions(inputs.input_ids)
             spans = word_positions(processor.tokenizer, inputs.input_ids, picked, queries[:, 0])
             words = word_attention_loss(caught, queries, spans, ROLES)
+        edit = edit_attention = torch.zeros((), device=device)
+        if cells:
+            edit, edit_attention = cells.losses()
         lm = torch.zeros((), device=device)
         if rehearsal:
             lm = lm_loss(model.mllm, {k: v.to(device) for k, v in next_lm_inputs(rehearsal, processor).items()})
         optim.zero_grad(set_to_none=True)
-        (slot + lm_weight * lm + attend * words).backward()
+        (slot + lm_weight * lm + attend * words + edit + attend_cell * edit_attention).backward()
         optim.step()
         schedule.step()
         if step % log_every == 0 or step == steps:
             log.append({"step": step, "slot_loss": round(slot.item(), 4), "lm_loss": round(lm.item(), 4),
                         **({"word_attention_loss": round(words.item(), 4)} if attend > 0 else {}),
+                        **({"edit_cell_loss": round(edit.item(), 4), "edit_attention_loss": round(edit_attention.item(), 4)}
+                           if cells else {}),
                         "accuracy": {k: round(v, 3) for k, v in heads.accuracy(states.detach(), targets).items()}})
             if step % (4 * log_every) == 0 or step == steps:
                 log[-1]["unseen"] = probe_accuracy(model, processor, heads, "train", sides=sides)
                 log[-1]["heldout"] = probe_accuracy(model, processor, heads, "heldout", sides=sides)
+                if cells:
+                    log[-1]["edit_cells"] = edit_probe_accuracy(model, processor, cells.heads, cells.grid)
             logger.info(json.dumps(log[-1]))
     model.eval().requires_grad_(False).to("cpu")
     save_pretrained(model, components, out)
     report = {"steps": steps, "batch": batch, "lr": lr, "rehearsal_batch": rehearsal.batch_size if rehearsal else 0,
-              "seed": seed, "sides": sides, "nonce": nonce, "attend": attend, "log": log}
+              "seed": seed, "sides": sides, "nonce": nonce, "attend": attend, "edit_cells": cells is not None,
+              "edits": str(edits) if edits else None, "edit_batch": edit_batch if cells else 0, "attend_cell": attend_cell,
+              "log": log}
     (out / "slots_report.json").write_text(json.dumps(report, indent=1))
     return report

@@ -43,7 +43,8 @@ def run_vlm(args):
     from .train_vlm import train_vlm
 
     return train_vlm(args.out / "data", args.out / "qwen", sizes(args), args.vlm_steps, args.vlm_batch, args.vlm_lr,
-                     args.seed, args.eval_n, init=args.vlm_init, cell_weight=args.cell_weight)
+                     args.seed, args.eval_n, init=args.vlm_init, cell_weight=args.cell_weight,
+                     cell_positions=args.cell_positions)
 
 
 def run_vae(args):
