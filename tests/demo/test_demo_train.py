@@ -114,6 +114,25 @@ def test_cell_positions_need_the_cell_loss_and_are_recorded(demo_data, tmp_path,
     assert json.loads((tmp_path / "qwen" / "stage0_report.json").read_text())["cell_positions"] is True
 
 
+def test_a_tower_phase_moves_the_tower_alone(demo_data, tmp_path, capsys):
+    from uniimage.cli.demo_stage0 import main
+
+    vlm_trainer.train_vlm(demo_data, tmp_path / "a", TEST, steps=1, batch=4, eval_n=0, tokenizer_texts=30)
+    report = vlm_trainer.train_vlm(demo_data, tmp_path / "b", TEST, steps=2, batch=4, lr=1e-2, eval_n=0, init=tmp_path / "a",
+                                   cell_weight=1.0, cell_positions=True, tower_only=True)
+    assert report["tower_only"] is True
+    before = Qwen2_5_VLForConditionalGeneration.from_pretrained(tmp_path / "a")
+    after = Qwen2_5_VLForConditionalGeneration.from_pretrained(tmp_path / "b")
+    moved = {n.split(".")[1] for (n, p), q in zip(before.named_parameters(), after.parameters()) if not torch.equal(p, q)}
+    assert moved == {"visual"}, moved
+    with pytest.raises(ValueError, match="tower_only trains an existing VLM"):
+        vlm_trainer.train_vlm(demo_data, tmp_path / "c", TEST, steps=1, batch=4, eval_n=0, tokenizer_texts=30,
+                              cell_weight=1.0, tower_only=True)
+    with pytest.raises(SystemExit):
+        main(["vlm", "--out", str(tmp_path), "--tower-only", "--cell-weight", "1"])
+    assert "--tower-only trains an existing VLM's tower" in capsys.readouterr().err
+
+
 def test_slot_model_comes_back_with_the_fresh_dit(bases, tmp_path):
     from uniimage.checkpoint.pretrained import from_components, load_pretrained, save_pretrained
     from uniimage.demo.bases_from import write_slot_model

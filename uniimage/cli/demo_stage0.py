@@ -38,6 +38,8 @@ def parse(argv):
     p.add_argument("--cell-positions", action="store_true",
                    help="with --cell-weight: the per-cell heads also read each image token's grid position, so the "
                         "tower's tokens carry where they are (uniimage/demo/cell_supervision.py)")
+    p.add_argument("--tower-only", action="store_true",
+                   help="with --vlm-init and --cell-weight: only the vision tower trains (a tower phase)")
     p.add_argument("--vae-steps", type=int, default=700)
     p.add_argument("--vae-batch", type=int, default=16)
     p.add_argument("--vae-lr", type=float, default=2e-3)
@@ -47,6 +49,8 @@ def parse(argv):
     args = p.parse_args(argv)
     if args.cell_positions and not args.cell_weight:
         p.error("--cell-positions needs --cell-weight > 0 (the position head is part of the per-cell loss)")
+    if args.tower_only and (args.vlm_init is None or not args.cell_weight):
+        p.error("--tower-only trains an existing VLM's tower: it needs --vlm-init and --cell-weight > 0")
     return args
 
 

@@ -44,7 +44,7 @@ def run_vlm(args):
 
     return train_vlm(args.out / "data", args.out / "qwen", sizes(args), args.vlm_steps, args.vlm_batch, args.vlm_lr,
                      args.seed, args.eval_n, init=args.vlm_init, cell_weight=args.cell_weight,
-                     cell_positions=args.cell_positions)
+                     cell_positions=args.cell_positions, tower_only=args.tower_only)
 
 
 def run_vae(args):

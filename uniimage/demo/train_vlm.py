@@ -85,18 +85,28 @@ def train_steps(model, tokenizer, processor, examples, steps: int, batch: int, l
 
 def train_vlm(data_dir, out_dir, sizes: Sizes, steps: int, batch: int = 32, lr: float = 1e-3, seed: int = 0,
               eval_n: int = 200, tokenizer_texts: int = 600, init=None, cell_weight: float = 0.0,
-              cell_positions: bool = False) -> dict:
+              cell_positions: bool = False, tower_only: bool = False) -> dict:
+    """Train (or with `init`, keep training) the VLM and save it with a report. tower_only: only the vision tower
+    learns (with `init`), so the text layers keep reading what they learnt while the tower's tokens gain what the
+    per-cell loss asks (a tower phase: the edit cell slots copy shape from these tokens)."""
+    if tower_only and (init is None or not cell_weight):
+        raise ValueError("tower_only trains an existing VLM's tower (init) on the per-cell loss (cell_weight > 0)")
     start = time.time()
     model, tokenizer, processor = make_vlm(sizes, seed, tokenizer_texts, init)
+    params = None
+    if tower_only:
+        model.requires_grad_(False)  # no gradients for what stays
+        params = list(model.model.visual.requires_grad_(True).parameters())
     examples = read_examples(data_dir, "train")
     logger.info("vlm: %d params (%d vision), %d examples", param_count(model), param_count(model.model.visual), len(examples))
     losses = train_steps(model, tokenizer, processor, examples, steps, batch, lr, seed, cell_weight=cell_weight,
-                         cell_positions=cell_positions)
+                         cell_positions=cell_positions, params=params)
     train_seconds = time.time() - start
     save_vlm(model, tokenizer, processor, Path(out_dir))
     report = {"params": param_count(model), "steps": steps, "batch": batch, "final_loss": sum(losses[-20:]) / len(losses[-20:]),
               "train_seconds": round(train_seconds, 1), "init": str(init) if init else None,
-              "rope_theta": model.config.text_config.rope_parameters["rope_theta"], "cell_weight": cell_weight, "cell_positions": cell_positions}
+              "rope_theta": model.config.text_config.rope_parameters["rope_theta"], "cell_weight": cell_weight,
+              "cell_positions": cell_positions, "tower_only": tower_only}
     if eval_n:
         report["vqa_heldout"] = vqa_accuracy(model, tokenizer, processor, "heldout", eval_n)
         report["vqa_train"] = vqa_accuracy(model, tokenizer, processor, "train", eval_n)
