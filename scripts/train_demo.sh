@@ -28,12 +28,12 @@ THREADS="${THREADS:-2}"
 # 1.75x the samples a second of one process in stage 1, 1.10x in stage 4 (demo README).
 PROCS="${PROCS:-2}"
 BASE=build/demo-base
-# EDIT_CELLS=1 (v15 recipe, on trial): edits get a query per grid cell of the target scene (uniimage/demo/edit_cells.py;
+# EDIT_CELLS=1 (v15; 0 for v14's recipe): edits get a query per grid cell of the target scene (uniimage/demo/edit_cells.py;
 # demo README, "Edit slots by grid cell"). It needs three parts together: stage 0's tower learns where each image
 # token is (CELL_POSITIONS), an added object has a fixed place in the editing data (--edit-add-grid 4), and the
 # slot stage trains the edit cell slots beside the t2i slots (2000 steps; --attend-cell: query q's head 2 looks at
 # image cell q).
-EDIT_CELLS="${EDIT_CELLS:-0}"
+EDIT_CELLS="${EDIT_CELLS:-1}"
 EDIT_GRID=4   # the 16 queries' 4 x 4 grid
 RUNS=build/demo-runs
 SHIP="${SHIP:-uniimage/presets/demo}"

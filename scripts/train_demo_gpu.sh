@@ -52,7 +52,11 @@ if [ -n "${SMOKE:-}" ]; then   # seconds on a CPU: the same commands, tiny sizes
   export N_T2I=64 N_EDIT=32 STAGE0_DATA_ARGS="--n-t2i 32 --n-vqa 64 --eval-n 0"
   export STAGE_ARGS_slots="max_steps=2 batch_size=4 rehearsal.batch_size=2"
 fi
-export PROCS=1 THREADS PYTHON="$PY" UNIIMAGE="$UNI" SHIP=build/demo-gpu STAGE_ARGS="batch_size=$BATCH data.num_workers=$WORKERS"
+# v15's edit cell slots (train_demo.sh EDIT_CELLS) need a stage 0 whose tower learnt cell positions: on with such
+# bases (stage0_report.json says so), off with older ones or a model folder, whose report does not.
+EDIT_CELLS="${EDIT_CELLS:-$(grep -qs '"cell_positions": true' "$BASES/qwen/stage0_report.json" && echo 1 || echo 0)}"
+echo "EDIT_CELLS=$EDIT_CELLS"
+export EDIT_CELLS PROCS=1 THREADS PYTHON="$PY" UNIIMAGE="$UNI" SHIP=build/demo-gpu STAGE_ARGS="batch_size=$BATCH data.num_workers=$WORKERS"
 START=$SECONDS
 mkdir -p build/demo-base build/demo-runs
 if [ -d "$BASES/qwen" ] && [ -d "$BASES/sana/vae" ]; then  # stage 0's bases, taken out already: a fresh DiT and the scenes
