@@ -22,8 +22,10 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..shapes.layout import grid_cell
 from ..shapes.scene import Scene
 from ..shapes.vocab import COLORS, SHAPES
+from .vision_probe import cell_targets as probe_cell_targets
 from .word_attention import COLOUR_HEAD, SHAPE_HEAD, _find, _word_ids
 
 # Classes per attribute; the last one of each means "no object centred in this cell".
@@ -35,19 +37,19 @@ SOURCE_SIZES = (64, 128, 256)  # the evaluation renders sources at 256 px, the e
 
 def cell_of(center, grid: int) -> tuple[int, float, float]:
     """(row-major cell index, position across and down inside the cell in [0, 1)) of a centre in [0, 1]^2."""
-    x, y = center
-    col, row = min(grid - 1, int(x * grid)), min(grid - 1, int(y * grid))
-    return row * grid + col, x * grid - col, y * grid - row
+    cell = grid_cell(center, grid, grid)
+    return cell, center[0] * grid - cell % grid, center[1] * grid - cell // grid
 
 
 def cell_targets(scenes: list[Scene], grid: int) -> dict[str, torch.Tensor]:
-    """attribute -> [B, grid * grid] class per cell (EMPTY where no object's centre lies)."""
-    out = {k: torch.full((len(scenes), grid * grid), EMPTY[k]) for k in CLASSES}
+    """attribute -> [B, grid * grid] class per cell (EMPTY where no object's centre lies): the vision probe's shape
+    and colour per cell, and which half of its cell each centre lies in."""
+    out = probe_cell_targets(scenes, grid, grid)
+    for half in ("x_half", "y_half"):
+        out[half] = torch.full((len(scenes), grid * grid), EMPTY[half])
     for i, scene in enumerate(scenes):
         for obj in scene.objects:
             cell, across, down = cell_of(obj.center, grid)
-            out["shape"][i, cell] = SHAPES.index(obj.shape)
-            out["colour"][i, cell] = list(COLORS).index(obj.color)
             out["x_half"][i, cell] = int(across >= 0.5)
             out["y_half"][i, cell] = int(down >= 0.5)
     return out

@@ -180,27 +180,6 @@ def slot_data(config) -> Path:
     return Path(sets[0]["path"])
 
 
-@torch.no_grad()
-def edit_probe_accuracy(model, processor, heads, grid: int, n: int = 200, seed: int = 2024) -> dict:
-    """The edit cell heads' accuracy (edit_cells.EditCellHeads.accuracy) on n fresh training-split edits, sources
-    rendered at 256 px as `eval shapes` renders them, an added object at its fixed place (place_added)."""
-    from ..shapes.edits import edit_items
-    from ..shapes.heldout import heldout_combinations
-    from ..shapes.render import render_scene
-    from .edit_cells import cell_targets
-
-    items = edit_items(n, "train", seed, heldout_combinations(), add_grid=grid)
-    device = next(model.parameters()).device
-    inputs = processor.generation_inputs([it.instruction for it in items],
-                                         [[render_scene(it.source, 256)] for it in items]).to(device)
-    was_training = model.training
-    model.eval()
-    states, _ = model.ladder_states(inputs.input_ids, inputs.attention_mask, inputs.pixel_values, inputs.image_grid_thw)
-    model.train(was_training)
-    targets = {k: v.to(device) for k, v in cell_targets([it.target for it in items], grid).items()}
-    return heads.accuracy(states, targets, [it.kind for it in items])
-
-
 class EditCells:
     """The edit half of a slot step (edit_cells.py): a batch of edits, their cell loss, and the attention loss of
     each query's cell head on its image token and of the changed cell's word heads on the instruction's words."""
@@ -220,6 +199,7 @@ class EditCells:
         self.rng = random.Random(seed + 1)  # its own draws: the t2i batches stay those of a run without edits
         self.model, self.processor, self.device = model, processor, device
         self.heads = EditCellHeads(model.queries.shape[1]).to(device)
+        self.test = None  # score()'s fixed edits, made on its first call
 
     def losses(self) -> tuple[torch.Tensor, torch.Tensor]:
         """-> (cell loss, attention loss) of one fresh batch."""
@@ -238,6 +218,30 @@ class EditCells:
             attention = cell_attention_loss(caught, queries, images) + changed_word_loss(
                 caught, queries, self.processor.tokenizer, inputs.input_ids, picked, self.grid)
         return self.heads.loss(states, targets), attention
+
+    @torch.no_grad()
+    def score(self, n: int = 200, seed: int = 2024) -> dict:
+        """The heads' accuracy (edit_cells.EditCellHeads.accuracy) on n fresh training-split edits, sources rendered
+        at 256 px as `eval shapes` renders them, an added object at its fixed place (place_added); the same edits
+        at every call."""
+        if self.test is None:
+            from ..shapes.edits import edit_items
+            from ..shapes.heldout import heldout_combinations
+            from ..shapes.render import render_scene
+            from .edit_cells import cell_targets
+
+            items = edit_items(n, "train", seed, heldout_combinations(), add_grid=self.grid)
+            inputs = self.processor.generation_inputs([it.instruction for it in items],
+                                                      [[render_scene(it.source, 256)] for it in items]).to(self.device)
+            targets = {k: v.to(self.device) for k, v in cell_targets([it.target for it in items], self.grid).items()}
+            self.test = inputs, targets, [it.kind for it in items]
+        inputs, targets, kinds = self.test
+        was_training = self.model.training
+        self.model.eval()
+        states, _ = self.model.ladder_states(inputs.input_ids, inputs.attention_mask, inputs.pixel_values,
+                                             inputs.image_grid_thw)
+        self.model.train(was_training)
+        return self.heads.accuracy(states, targets, kinds)
 
 
 def train_slots(config, log_every: int = 50, device: str | None = None, sides: bool = False,
@@ -320,7 +324,7 @@ def train_slots(config, log_every: int = 50, device: str | None = None, sides: b
                 log[-1]["unseen"] = probe_accuracy(model, processor, heads, "train", sides=sides)
                 log[-1]["heldout"] = probe_accuracy(model, processor, heads, "heldout", sides=sides)
                 if cells:
-                    log[-1]["edit_cells"] = edit_probe_accuracy(model, processor, cells.heads, cells.grid)
+                    log[-1]["edit_cells"] = cells.score()
             logger.info(json.dumps(log[-1]))
     model.eval().requires_grad_(False).to("cpu")
     save_pretrained(model, components, out)

@@ -18,6 +18,7 @@ from torch import nn
 from ..shapes.edits import edit_items
 from ..shapes.evaluate import PROMPT_SEED
 from ..shapes.heldout import heldout_combinations
+from ..shapes.layout import grid_cell
 from ..shapes.render import render_scene
 from ..shapes.vocab import COLORS, SHAPES
 
@@ -30,8 +31,7 @@ def cell_targets(scenes, rows: int, cols: int) -> dict[str, torch.Tensor]:
     out = {k: torch.full((len(scenes), rows * cols), len(v)) for k, v in ATTRIBUTES.items()}
     for i, scene in enumerate(scenes):
         for obj in scene.objects:
-            x, y = obj.center
-            cell = min(rows - 1, int(y * rows)) * cols + min(cols - 1, int(x * cols))
+            cell = grid_cell(obj.center, rows, cols)
             out["shape"][i, cell] = ATTRIBUTES["shape"].index(obj.shape)
             out["colour"][i, cell] = ATTRIBUTES["colour"].index(obj.color)
     return out

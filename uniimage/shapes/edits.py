@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 
 from .heldout import HeldOut
-from .layout import EDGE_MARGIN, fits, place_objects, sample_size
+from .layout import EDGE_MARGIN, fits, grid_cell, place_objects, sample_size
 from .prompts import item_rng
 from .scene import Scene, ShapeObject
 from .templates import EDIT, fill
@@ -138,8 +138,7 @@ def place_added(item: EditItem, grid: int) -> EditItem:
         raise ValueError(f"add grid must be >= 1 cells a side, got {grid}")
     if item.kind != "add":
         return item
-    cell = lambda center: min(grid - 1, int(center[1] * grid)) * grid + min(grid - 1, int(center[0] * grid))
-    taken = {cell(o.center) for o in item.source.objects}
+    taken = {grid_cell(o.center, grid, grid) for o in item.source.objects}
     new = item.target.objects[-1]
     low, high = EDGE_MARGIN + new.size / 2, 1 - EDGE_MARGIN - new.size / 2
     for c in range(grid * grid):

@@ -23,6 +23,13 @@ class LayoutError(RuntimeError):
     """No placement satisfied the constraints within MAX_TRIES."""
 
 
+def grid_cell(center: tuple[float, float], rows: int, cols: int) -> int:
+    """Row-major index of the cell of a rows x cols split of the picture that holds a centre in [0, 1]^2 (the far
+    edge belongs to the last cell)."""
+    x, y = center
+    return min(rows - 1, int(y * rows)) * cols + min(cols - 1, int(x * cols))
+
+
 def sample_size(rng: random.Random, n_objects: int) -> float:
     low, high = SIZE_RANGE[min(max(n_objects, 1), 4)]
     return rng.uniform(low, high)
