@@ -1,10 +1,11 @@
 """`condition_cache`: a frozen condition computed once per prompt trains the DiT as computing it every step,
-text-only rows are reused, rows with input images never are, and a condition that trains is refused."""
+rows are reused (those with input images when caption and pixels match), and a condition that trains is refused."""
 
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 from test_training_ddp import STEPS, worker_config
 from training_helpers import TorchrunWorkers, tiny_config, trainable
@@ -27,8 +28,9 @@ def test_cached_conditions_train_the_dit_as_fresh_ones(tmp_path, shapes_jsonl):
     assert all(torch.allclose(wa[k], wb[k], atol=1e-5) for k in wa)
     cache = cached.condition_cache
     # 24 samples (16 text-to-image, 8 edits with a source image) in file order, 40 rows: the second epoch's
-    # text rows are hits (but for CFG-emptied captions), edit rows are computed every time and never kept.
-    assert cache.hits + cache.misses == 40 and cache.hits >= 8 and len(cache.store) <= 17
+    # rows are hits (but for CFG-dropped captions or images), edit rows among them (keyed by their pixels).
+    edit_keys = [k for k in cache.store if k[1]]
+    assert cache.hits + cache.misses == 40 and cache.hits >= 12 and 0 < len(edit_keys) <= 8 < len(cache.store) <= 25
     assert fresh.condition_cache is None
 
 
@@ -54,20 +56,21 @@ def test_a_condition_that_trains_is_refused(tmp_path, shapes_jsonl):
         tiny_config(tmp_path / "n", shapes_jsonl, condition_cache=-1)
 
 
-def test_the_cache_reuses_text_rows_keeps_the_newest_and_recomputes_image_rows():
+def test_the_cache_reuses_rows_by_caption_and_pixels_and_keeps_the_newest():
     calls = []
+    red, red_again, black = (Image.new("RGB", (8, 8), c) for c in ("red", "red", "black"))
 
     def encode(captions, images):
         calls.append(list(captions))
         cond = torch.stack([torch.full((2, 3, 4), float(len(c))) for c in captions], dim=1)  # [K, B, N, C]
         return cond, torch.ones(len(captions), 3, dtype=torch.long)
 
-    cache = ConditionCache(max_items=2)
+    cache = ConditionCache(max_items=3)
     cond, mask = cache(["a", "bb", "a"], [[], [], []], encode)
     assert calls == [["a", "bb", "a"]] and cond.shape == (2, 3, 3, 4) and mask.shape == (3, 3)
     assert cond[0, :, 0, 0].tolist() == [1.0, 2.0, 1.0]
-    cond, _ = cache(["bb", "ccc", "edit"], [[], [], ["<image>"]], encode)  # "edit" has an input image
+    cond, _ = cache(["bb", "ccc", "edit"], [[], [], [red]], encode)  # "edit" has an input image
     assert calls[-1] == ["ccc", "edit"] and cond[0, :, 0, 0].tolist() == [2.0, 3.0, 4.0]
-    assert list(cache.store) == ["bb", "ccc"]  # "a" was the least recently used; image rows are not kept
-    cache(["a", "edit"], [[], ["<image>"]], encode)  # "a" was dropped: computed again
-    assert calls[-1] == ["a", "edit"] and (cache.hits, cache.misses) == (1, 7)
+    assert [k[0] for k in cache.store] == ["bb", "ccc", "edit"]  # "a" was the least recently used
+    cache(["edit", "edit", "a"], [[red_again], [black], []], encode)  # equal pixels hit; a blacked image does not
+    assert calls[-1] == ["edit", "a"] and (cache.hits, cache.misses) == (2, 7)

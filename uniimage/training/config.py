@@ -242,9 +242,9 @@ class TrainConfig:
     # torch.compile backend for the DiT's repeated block (regional: one compile serves every block), e.g.
     # "inductor"; null: eager. Measured 0.92x (slower) on the demo's CPU stage 1 (docs/performance.md).
     compile: Optional[str] = None
-    # Prompts whose condition is kept between steps (0: off), only while the MLLM, query rows and connector are
-    # frozen (condition_cache.py): a step then runs the MLLM only for prompts it has not seen. About 60 KB a
-    # prompt at the demo's size; the 3B model's 64 x 2240 x 28 floats are about 16 MB a prompt.
+    # Prompt rows whose condition is kept between steps (0: off), only while the MLLM, query rows and connector
+    # are frozen (condition_cache.py): a step then runs the MLLM only for rows (caption + input image pixels) it
+    # has not seen. About 60 KB a row at the demo's size; the 3B model's 64 x 2240 x 28 floats are about 16 MB.
     condition_cache: int = 0
     freeze: FreezeConfig = field(default_factory=FreezeConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
