@@ -41,13 +41,14 @@ for steps in $VLM_PHASES; do
   fi
   stage0 vlm "${init[@]}" --vlm-steps "$steps" --seed $((phase - 1)) > "$OUT/vlm-phase$phase.log" 2>&1
 done
-# TOWER_STEPS > 0: a tower phase after the last one: only the vision tower trains, on the answers and the per-cell
-# loss at TOWER_CELL_WEIGHT (positions as CELL_POSITIONS), so its tokens say which shape each cell holds (stage 0's
-# tower reads shape at 0.72 per cell, the edit cell slots need more: demo README, "Edit cell slots in the chain").
-if [ "${TOWER_STEPS:-0}" -gt 0 ]; then
+# The tower phase (v16; TOWER_STEPS, default 1500, 0: none), after the last phase: only the vision tower trains, on
+# the answers and the per-cell loss at TOWER_CELL_WEIGHT (positions as CELL_POSITIONS), so its tokens say which
+# shape each cell holds (0.72 -> 0.887 per cell; the edit cell slots need it: demo README, "Edit cell slots need a
+# tower that tells shapes apart"). About 6 min on one core.
+if [ "${TOWER_STEPS:-1500}" -gt 0 ]; then
   rm -rf "$OUT/qwen-phase$phase" && mv "$OUT/qwen" "$OUT/qwen-phase$phase"
   stage0 vlm --vlm-init "$OUT/qwen-phase$phase" --cell-weight "${TOWER_CELL_WEIGHT:-4}" ${positions[@]+"${positions[@]}"} \
-    --tower-only --vlm-steps "$TOWER_STEPS" --seed "$phase" > "$OUT/vlm-tower.log" 2>&1
+    --tower-only --vlm-steps "${TOWER_STEPS:-1500}" --seed "$phase" > "$OUT/vlm-tower.log" 2>&1
 fi
 wait "$vae"
 stage0 sana > "$OUT/sana.log" 2>&1
