@@ -164,15 +164,14 @@ done
 rm -rf "$SHIP.new" "$SHIP.answer"
 "${UNIIMAGE[@]}" export "$RUNS/${stage}" "$SHIP.new"   # the last stage run
 find "$SHIP.new" -name '*.bin' -delete   # package data is safetensors only
-# Stage 4 (v13, v14), answer layers: ANSWER_GROW decoder layers stacked above the MLLM's top layer and trained on
-# fresh training-split questions with the vision tower, the loss's logits adjusted by the question words' answer
-# prior (v14), the rest frozen. Text-to-image never runs these weights, so every drawn image stays as the joint
-# stage drew it; edited ones change with the tower (uniimage/demo/answer_layers.py, answer_prior.py; demo README,
-# "Demo v14"). Like stages 1 and 3 it runs as PROCS gloo processes (each on its share of every batch of 16: the
-# same weights as one process, uniimage/demo/data_parallel.py); ANSWER_STEPS=0 skips it.
-# v16: the vision tower stays frozen here (ANSWER_TOWER=0), so edited pictures stay as the joint stage drew them:
-# training it (ANSWER_TOWER=1, v14-v15) lifts VQA (v16's chain: 0.75 / 0.60 -> 0.81 / 0.68) and takes edits from
-# 0.40 to 0 (demo README, "Demo v16").
+# Stage 4 (v13-v16), answer layers: ANSWER_GROW decoder layers stacked above the MLLM's top layer and trained on
+# fresh training-split questions, the loss's logits adjusted by the question words' answer prior (v14), the rest
+# frozen. Neither drawing path runs these weights, so every picture stays as the joint stage drew it
+# (uniimage/demo/answer_layers.py, answer_prior.py; demo README, "Demo v14"). ANSWER_TOWER=1 (v14, v15) trains the
+# vision tower too: VQA rises (v16's chain: 0.75 / 0.60 -> 0.81 / 0.68 on 100), but an edit's source passes through
+# the tower, and edits fall from 0.40 to 0 (demo README, "Demo v16"). Like stages 1 and 3 it runs as PROCS gloo
+# processes (each on its share of every batch of 16: the same weights as one process, uniimage/demo/data_parallel.py);
+# ANSWER_STEPS=0 skips it.
 ANSWER_STEPS="${ANSWER_STEPS:-6000}"
 tower=(); [ "${ANSWER_TOWER:-0}" = 1 ] && tower=(--train-tower)
 if [ "$ANSWER_STEPS" -gt 0 ]; then
