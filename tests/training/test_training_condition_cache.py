@@ -29,8 +29,8 @@ def test_cached_conditions_train_the_dit_as_fresh_ones(tmp_path, shapes_jsonl):
     cache = cached.condition_cache
     # 24 samples (16 text-to-image, 8 edits with a source image) in file order, 40 rows: the second epoch's
     # rows are hits (but for CFG-dropped captions or images), edit rows among them (keyed by their pixels).
-    edit_keys = [k for k in cache.store if k[1]]
-    assert cache.hits + cache.misses == 40 and cache.hits >= 12 and 0 < len(edit_keys) <= 8 < len(cache.store) <= 25
+    edit_keys = [k for k in cache.rows.keys() if k[1]]
+    assert cache.hits + cache.misses == 40 and cache.hits >= 12 and 0 < len(edit_keys) <= 8 < len(cache.rows) <= 25
     assert fresh.condition_cache is None
 
 
@@ -71,6 +71,6 @@ def test_the_cache_reuses_rows_by_caption_and_pixels_and_keeps_the_newest():
     assert cond[0, :, 0, 0].tolist() == [1.0, 2.0, 1.0]
     cond, _ = cache(["bb", "ccc", "edit"], [[], [], [red]], encode)  # "edit" has an input image
     assert calls[-1] == ["ccc", "edit"] and cond[0, :, 0, 0].tolist() == [2.0, 3.0, 4.0]
-    assert [k[0] for k in cache.store] == ["bb", "ccc", "edit"]  # "a" was the least recently used
+    assert [k[0] for k in cache.rows.keys()] == ["bb", "ccc", "edit"]  # "a" was the least recently used
     cache(["edit", "edit", "a"], [[red_again], [black], []], encode)  # equal pixels hit; a blacked image does not
     assert calls[-1] == ["edit", "a"] and (cache.hits, cache.misses) == (2, 7)

@@ -50,6 +50,10 @@ class ConditionCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def keys(self) -> list:
+        """The keys held, least recently used first."""
+        return list(self._entries)
+
     def clear(self):
         self._entries.clear()
         self._fingerprint = None

@@ -10,11 +10,10 @@ row. The DiT sees the same condition as without the cache, up to float rounding:
 depend on the rows padded beside it beyond that.
 """
 
-from collections import OrderedDict
-
 import torch
 
 from ..errors import ConfigError
+from ..pipelines.condition_cache import ConditionCache as RowCache
 from ..pipelines.condition_cache import row_key
 
 
@@ -28,35 +27,25 @@ def check_condition_frozen(trainable_names: list[str]) -> None:
 
 
 class ConditionCache:
-    """At most `max_items` prompts' (condition [K, N, C], mask [N]), least recently used dropped first."""
+    """At most `max_items` prompts' (condition [K, N, C], mask [N]), least recently used dropped first: the
+    pipeline's cache (`rows`, the same LRU and hit counts) filled a batch at a time. No weights fingerprint: the
+    trainer only builds it when the condition cannot change (`check_condition_frozen`)."""
 
     def __init__(self, max_items: int):
-        self.max_items = max_items
-        self.store: OrderedDict[str, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
-        self.hits = self.misses = 0
+        self.rows = RowCache(max_entries=max_items)
+
+    hits = property(lambda self: self.rows.hits)
+    misses = property(lambda self: self.rows.misses)
 
     def __call__(self, captions: list[str], images: list[list], encode) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows' (condition [K, B, N, C], mask [B, N]); `encode(captions, images)` computes the rows not held."""
         keys = [row_key(caption, imgs) for caption, imgs in zip(captions, images)]
-        todo = [i for i, key in enumerate(keys) if key not in self.store]
-        fresh = {}
+        rows = [self.rows.get(key) for key in keys]
+        todo = [i for i, row in enumerate(rows) if row is None]
         if todo:
             with torch.no_grad():
                 condition, mask = encode([captions[i] for i in todo], [images[i] for i in todo])
-            fresh = {i: (condition[:, j], mask[j]) for j, i in enumerate(todo)}
-        rows = []
-        for i, key in enumerate(keys):
-            if i in fresh:
-                rows.append(fresh[i])
-                self._put(key, fresh[i])
-            else:
-                self.store.move_to_end(key)
-                rows.append(self.store[key])
-        self.hits += len(keys) - len(todo)
-        self.misses += len(todo)
+            for j, i in enumerate(todo):
+                rows[i] = (condition[:, j].clone(), mask[j].clone())  # not a view of the batch's tensor
+                self.rows.put(keys[i], *rows[i])
         return torch.stack([r[0] for r in rows], dim=1), torch.stack([r[1] for r in rows])
-
-    def _put(self, key: tuple, row: tuple[torch.Tensor, torch.Tensor]) -> None:
-        self.store[key] = (row[0].detach().clone(), row[1].detach().clone())  # not a view of the batch's tensor
-        if len(self.store) > self.max_items:
-            self.store.popitem(last=False)
