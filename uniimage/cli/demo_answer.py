@@ -48,6 +48,8 @@ def parse(argv):
                    help="with --train-tower: stage 0's per-cell loss on the image tokens at this weight (0: none)")
     p.add_argument("--cell-positions", action="store_true",
                    help="the per-cell heads also read each image token's grid position (cell_supervision.py)")
+    p.add_argument("--position-weight", type=float, default=0.0,
+                   help="weight of the position questions' dense targets (position_supervision.py; 0: none)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--eval-n", type=int, default=100, help="questions per split scored before and after (0: skip)")
@@ -81,14 +83,14 @@ def main(argv=None) -> int:
 
     report = {"from": Path(args.model).name, "grow": args.grow, "steps": args.steps, "batch": args.batch, "lr": args.lr,
               "n_vqa": args.n_vqa, "describe_share": args.describe_share, "where_share": args.where_share, "position_extra": args.position_extra, "prior_tau": args.prior_tau, "train_tower": args.train_tower,
-              "cell_weight": args.cell_weight, "cell_positions": args.cell_positions, "seed": args.seed,
+              "cell_weight": args.cell_weight, "cell_positions": args.cell_positions, "position_weight": args.position_weight, "seed": args.seed,
               "processes": world, "vqa_before": score()}
     grow_answer_layers(model, args.grow)
     losses = train_answer_layers(model, tokenizer, images, answer_examples(args.n_vqa, 9173 + args.seed, args.describe_share, args.where_share,
                                                                     args.position_extra), args.steps,
                                  args.batch, args.lr, args.seed, prior_tau=args.prior_tau,
                                  tower=args.train_tower, rank=rank, world=world, cell_weight=args.cell_weight,
-                                 cell_positions=args.cell_positions)
+                                 cell_positions=args.cell_positions, position_weight=args.position_weight)
     finish(world)
     if rank != 0:
         return 0

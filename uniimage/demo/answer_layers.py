@@ -23,6 +23,7 @@ from uniimage.shapes.prompts import item_rng
 
 from .answer_prior import AnswerPrior
 from .describe import DESCRIBE_PROMPT, describe_scene
+from .position_supervision import PositionHeads
 from .train_vlm import train_steps
 from .vlm_data import Example
 
@@ -112,13 +113,15 @@ def answer_examples(n: int, seed: int, describe_share: float = 0.2, where_share:
 def train_answer_layers(model, tokenizer, image_processor, examples: list[Example], steps: int, batch: int = 16,
                         lr: float = 1e-3, seed: int = 0, log_every: int = 100, prior_tau: float = 0.0,
                         tower: bool = False, rank: int = 0, world: int = 1, cell_weight: float = 0.0,
-                        cell_positions: bool = False) -> list[float]:
+                        cell_positions: bool = False, position_weight: float = 0.0) -> list[float]:
     """AdamW on the language-model loss of the answers, through the answer layers only (everything else is
     frozen, the tied embedding / LM head included). `prior_tau` > 0 adjusts the loss's logits by the question
     words' answer prior (`answer_prior.py`); `tower` trains the vision tower too (see `answer_parameters`).
     `world` > 1: this is process `rank` of that many, each on its share of every batch (`data_parallel.py`).
     `cell_weight` > 0 (with `tower`) adds stage 0's per-cell loss on the image tokens, with `cell_positions`
-    their grid positions too (`cell_supervision.py`). Returns the loss of every step."""
+    their grid positions too (`cell_supervision.py`). `position_weight` > 0 adds the position questions' dense
+    targets (`position_supervision.py`): object centres at the shape words after the first answer layer, their
+    difference at the last prompt token before the top layer. Returns the loss of every step."""
     if cell_weight and not tower:
         raise ConfigError("the per-cell loss trains the vision tower: it needs tower=True")
     mllm = model.mllm
@@ -128,9 +131,15 @@ def train_answer_layers(model, tokenizer, image_processor, examples: list[Exampl
     for p in params:
         p.requires_grad_(True)
     prior = AnswerPrior(tokenizer, tau=prior_tau).fit(examples) if prior_tau else None
+    position = None
+    if position_weight:
+        start, top = answer_layer_start(model), model.num_mllm_layers
+        if top - start < 2:
+            raise ConfigError("the position targets need at least two answer layers (grow them)")
+        position = (PositionHeads(mllm.config.text_config.hidden_size, start + 1, top - 1), position_weight)
     losses = train_steps(mllm, tokenizer, image_processor, examples, steps, batch, lr, seed, log_every=log_every,
                          params=params, name="answer layers", prior=prior, rank=rank, world=world,
-                         cell_weight=cell_weight, cell_positions=cell_positions)
+                         cell_weight=cell_weight, cell_positions=cell_positions, position=position)
     mllm.eval()
     for p in params:
         p.requires_grad_(False)

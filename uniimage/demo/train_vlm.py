@@ -37,12 +37,14 @@ def make_vlm(sizes: Sizes, seed: int, tokenizer_texts: int = 600, init=None):
 
 def train_steps(model, tokenizer, processor, examples, steps: int, batch: int, lr: float, seed: int,
                 warmup: int = 100, log_every: int = 50, cell_weight: float = 0.0, params=None,
-                name: str = "vlm", prior=None, rank: int = 0, world: int = 1, cell_positions: bool = False) -> list[float]:
+                name: str = "vlm", prior=None, rank: int = 0, world: int = 1, cell_positions: bool = False,
+                position=None) -> list[float]:
     """AdamW on the LM loss (+ cell_weight x the per-cell loss on the image tokens, when > 0) over `params`
     (default: every parameter of `model`); deterministic batches from `seed`. With `prior` (an
     `answer_prior.AnswerPrior`), the LM loss is taken on logit-adjusted logits; `cell_positions`: the per-cell
     heads also read each token's grid position (`cell_supervision.CellHeads`). With `world` > 1 (gloo processes,
-    `data_parallel.py`) this process trains on its share of each global batch of `batch`. Returns the loss of
+    `data_parallel.py`) this process trains on its share of each global batch of `batch`. `position`: (a
+    `position_supervision.PositionHeads`, its weight) adds that loss on the position questions. Returns the loss of
     every step."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
@@ -51,6 +53,9 @@ def train_steps(model, tokenizer, processor, examples, steps: int, batch: int, l
         cells = CellHeads(model.config.vision_config.out_hidden_size, positions=cell_positions)
         tap = TowerTap(model.model.visual)
         params += list(cells.parameters())
+    heads, position_weight = position if position else (None, 0.0)
+    if heads is not None:
+        params += list(heads.parameters())
     optimizer = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     model.train()
     losses, start = [], time.time()
@@ -64,13 +69,19 @@ def train_steps(model, tokenizer, processor, examples, steps: int, batch: int, l
         inputs = collate([examples[i] for i in picked], tokenizer, processor, rng, sides)
         scale = token_scale(inputs["labels"], world) if world > 1 else 1.0
         set_lr(optimizer, lr_at(step, steps, lr, min(warmup, max(1, steps // 10))))
+        batch_examples = [examples[i] for i in picked]
         if prior is None:
-            loss = model(**inputs).loss * scale
+            out = model(**inputs, output_hidden_states=heads is not None)
+            loss = out.loss * scale
         else:
             labels = inputs.pop("labels")
-            logits = model(**inputs).logits
-            bias = prior.batch_bias([examples[i] for i in picked], labels, logits.shape[-1])
-            loss = adjusted_lm_loss(logits, labels, bias) * scale
+            out = model(**inputs, output_hidden_states=heads is not None)
+            bias = prior.batch_bias(batch_examples, labels, out.logits.shape[-1])
+            loss = adjusted_lm_loss(out.logits, labels, bias) * scale
+            inputs["labels"] = labels
+        if heads is not None:
+            loss = loss + position_weight * heads.loss(out.hidden_states, inputs["input_ids"], inputs["labels"],
+                                                       batch_examples, tokenizer)
         if cell_weight:
             merge = model.config.vision_config.spatial_merge_size
             rows, cols = (int(n) // merge for n in inputs["image_grid_thw"][0, 1:])
