@@ -171,13 +171,16 @@ find "$SHIP.new" -name '*.bin' -delete   # package data is safetensors only
 # vision tower too: VQA rises (v16's chain: 0.75 / 0.60 -> 0.81 / 0.68 on 100), but an edit's source passes through
 # the tower, and edits fall from 0.40 to 0 (demo README, "Demo v16"). Like stages 1 and 3 it runs as PROCS gloo
 # processes (each on its share of every batch of 16: the same weights as one process, uniimage/demo/data_parallel.py);
-# ANSWER_STEPS=0 skips it.
+# ANSWER_STEPS=0 skips it. POSITION_WEIGHT > 0 adds dense targets for the position questions
+# (uniimage/demo/position_supervision.py): position answers leave chance, the other kinds fall (demo README,
+# "Dense targets for position questions").
 ANSWER_STEPS="${ANSWER_STEPS:-6000}"
 tower=(); [ "${ANSWER_TOWER:-0}" = 1 ] && tower=(--train-tower)
 if [ "$ANSWER_STEPS" -gt 0 ]; then
   mark "answer start"
   OMP_NUM_THREADS=$per MKL_NUM_THREADS=$per nice -n 5 "${procs[@]}" -m uniimage.cli.demo_answer "$SHIP.new" --out "$SHIP.answer" --threads "$per" \
-    --grow "${ANSWER_GROW:-4}" --steps "$ANSWER_STEPS" --prior-tau 1 ${tower[@]+"${tower[@]}"} > "$RUNS/answer.log" 2>&1
+    --grow "${ANSWER_GROW:-4}" --steps "$ANSWER_STEPS" --prior-tau 1 --position-weight "${POSITION_WEIGHT:-0}" \
+    ${tower[@]+"${tower[@]}"} > "$RUNS/answer.log" 2>&1
   tail -n 1 "$RUNS/answer.log"
   mark "answer end"
   rm -rf "$SHIP.new" && mv "$SHIP.answer" "$SHIP.new"
