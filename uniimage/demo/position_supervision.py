@@ -12,14 +12,23 @@ and are not saved.
 from __future__ import annotations
 
 import re
+import string
 
 import torch
 from torch import nn
 
+from uniimage.shapes.templates import VQA
 from uniimage.shapes.vocab import SHAPES
 
-# The position question's template (uniimage/shapes/templates.py, VQA["position"]).
-POSITION_QUESTION = re.compile(r"^is the (\w+) (.+) the (\w+)\?$")
+
+def _template_pattern(template: str) -> re.Pattern:
+    """A template's text with each {slot} as a named group: the questions are matched by the templates that made
+    them, so a changed template cannot silently stop the targets."""
+    parts = [re.escape(text) + (f"(?P<{slot}>.+?)" if slot else "") for text, slot, _, _ in string.Formatter().parse(template)]
+    return re.compile("^" + "".join(parts) + "$")
+
+
+POSITION_QUESTIONS = [_template_pattern(t) for t in VQA["position"]]
 # Targets in quarter image sides, so a centre's spread is about one unit and the loss weighs like the LM loss.
 SCALE = 4.0
 
@@ -27,11 +36,11 @@ SCALE = 4.0
 def position_targets(example) -> tuple[tuple[str, tuple[float, float]], ...] | None:
     """((shape word, its object's centre) for both named shapes), or None when `example` is not a position
     question about two objects of distinct shapes."""
-    match = POSITION_QUESTION.match(example.prompt)
+    match = next((m for p in POSITION_QUESTIONS if (m := p.match(example.prompt))), None)
     objects = example.scene.objects
     if match is None or len(objects) != 2:
         return None
-    first, _, second = match.groups()
+    first, second = match["shape"], match["shape2"]
     by_shape = {o.shape: o.center for o in objects}
     if first == second or {first, second} != set(by_shape) or not set(by_shape) <= set(SHAPES):
         return None
@@ -55,9 +64,7 @@ class PositionHeads(nn.Module):
         """Mean squared error of both read-outs over the batch's position questions (zero when it has none).
         `labels`: the batch's labels (-100 before the answer), so the last prompt token is the one before the first
         label."""
-        words = nn.functional.layer_norm(hidden_states[self.word_layer], hidden_states[self.word_layer].shape[-1:])
-        last = nn.functional.layer_norm(hidden_states[self.diff_layer], hidden_states[self.diff_layer].shape[-1:])
-        word_out, word_want, diff_out, diff_want = [], [], [], []
+        word_at, word_want, diff_at, diff_want = [], [], [], []  # (row, token) picked, and its target
         for row, example in enumerate(examples):
             targets = position_targets(example)
             if targets is None:
@@ -67,14 +74,22 @@ class PositionHeads(nn.Module):
                 token = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(" " + shape))[-1]
                 where = (input_ids[row, :answer_start] == token).nonzero()
                 if len(where):  # the word's last occurrence in the prompt: the question's
-                    word_out.append(self.word(words[row, int(where[-1])]))
+                    word_at.append((row, int(where[-1])))
                     word_want.append(torch.tensor(centre) * SCALE)
             (_, (x1, y1)), (_, (x2, y2)) = targets
-            diff_out.append(self.diff(last[row, answer_start - 1]))
+            diff_at.append((row, answer_start - 1))
             diff_want.append(torch.tensor((x1 - x2, y1 - y2)) * SCALE)
-        if not diff_out:
-            return words.sum() * 0.0  # keeps the graph (and every process's all-reduce) the same shape
-        loss = nn.functional.mse_loss(torch.stack(diff_out), torch.stack(diff_want).to(last.device, last.dtype))
-        if word_out:
-            loss = loss + nn.functional.mse_loss(torch.stack(word_out), torch.stack(word_want).to(words.device, words.dtype))
+        if not diff_at:
+            return hidden_states[self.word_layer].sum() * 0.0  # keeps the graph (and every process's all-reduce) the same shape
+        loss = self._error(self.diff, hidden_states[self.diff_layer], diff_at, diff_want)
+        if word_at:
+            loss = loss + self._error(self.word, hidden_states[self.word_layer], word_at, word_want)
         return loss
+
+    @staticmethod
+    def _error(head: nn.Linear, hidden: torch.Tensor, at: list[tuple[int, int]], want: list[torch.Tensor]) -> torch.Tensor:
+        """Mean squared error of `head` on the layer-normed hidden states at the (row, token) places `at`."""
+        rows, tokens = zip(*at)
+        picked = hidden[list(rows), list(tokens)]
+        out = head(nn.functional.layer_norm(picked, picked.shape[-1:]))
+        return nn.functional.mse_loss(out, torch.stack(want).to(out.device, out.dtype))
