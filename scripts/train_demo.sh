@@ -38,6 +38,16 @@ EDIT_GRID=4   # the 16 queries' 4 x 4 grid
 RUNS=build/demo-runs
 SHIP="${SHIP:-uniimage/presets/demo}"
 export OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" PYTHONHASHSEED=0
+# Stage 4's runs, STEPS:SEED each (below). Checked here, so a wrong value stops the chain before hours of training.
+ANSWER_ROUNDS="${ANSWER_ROUNDS-6000:0 3000:0 6000:1 6000:2 6000:3}"
+case "${ANSWER_STEPS:-}" in
+  "") ;;
+  0) ANSWER_ROUNDS="" ;;
+  *) echo "ANSWER_STEPS=$ANSWER_STEPS: stage 4 now runs in ANSWER_ROUNDS (STEPS:SEED ...); ANSWER_STEPS=0 only skips it" >&2; exit 2 ;;
+esac
+for r in $ANSWER_ROUNDS; do
+  [[ "$r" =~ ^[1-9][0-9]*:[0-9]+$ ]] || { echo "ANSWER_ROUNDS: '$r' is not STEPS:SEED (e.g. 6000:0)" >&2; exit 2; }
+done
 mkdir -p "$RUNS"
 mark() { echo "$(date -u +%FT%TZ) $*" >> "$RUNS/timeline.log"; }
 mark "chain start (PROCS=$PROCS THREADS=$THREADS RESUME=${RESUME:-})"
@@ -171,19 +181,27 @@ find "$SHIP.new" -name '*.bin' -delete   # package data is safetensors only
 # vision tower too: VQA rises (v16's chain: 0.75 / 0.60 -> 0.81 / 0.68 on 100), but an edit's source passes through
 # the tower, and edits fall from 0.40 to 0 (demo README, "Demo v16"). Like stages 1 and 3 it runs as PROCS gloo
 # processes (each on its share of every batch of 16: the same weights as one process, uniimage/demo/data_parallel.py);
-# ANSWER_STEPS=0 skips it. POSITION_WEIGHT > 0 adds dense targets for the position questions
-# (uniimage/demo/position_supervision.py): position answers leave chance, the other kinds fall (demo README,
-# "Dense targets for position questions").
-ANSWER_STEPS="${ANSWER_STEPS:-6000}"
+# ANSWER_ROUNDS="" (or ANSWER_STEPS=0) skips it. POSITION_WEIGHT (v17: 1; 0 before) adds dense targets for the position questions
+# (uniimage/demo/position_supervision.py): position answers leave chance (demo README, "Dense targets for position
+# questions"). v17 runs stage 4 in rounds, ANSWER_ROUNDS = STEPS:SEED per run: the first stacks ANSWER_GROW layers,
+# the later ones keep training the same layers (--grow 0), each on its seed's fresh questions with the LR warmed up
+# again. More rounds kept raising the answers, held-out ones too (demo README, "Demo v17").
 tower=(); [ "${ANSWER_TOWER:-0}" = 1 ] && tower=(--train-tower)
-if [ "$ANSWER_STEPS" -gt 0 ]; then
+if [ -n "$ANSWER_ROUNDS" ]; then
   mark "answer start"
-  OMP_NUM_THREADS=$per MKL_NUM_THREADS=$per nice -n 5 "${procs[@]}" -m uniimage.cli.demo_answer "$SHIP.new" --out "$SHIP.answer" --threads "$per" \
-    --grow "${ANSWER_GROW:-4}" --steps "$ANSWER_STEPS" --prior-tau 1 --position-weight "${POSITION_WEIGHT:-0}" \
-    ${tower[@]+"${tower[@]}"} > "$RUNS/answer.log" 2>&1
-  tail -n 1 "$RUNS/answer.log"
+  grow="${ANSWER_GROW:-4}" round=0
+  for r in $ANSWER_ROUNDS; do
+    round=$((round + 1))
+    rm -rf "$SHIP.answer"
+    OMP_NUM_THREADS=$per MKL_NUM_THREADS=$per nice -n 5 "${procs[@]}" -m uniimage.cli.demo_answer "$SHIP.new" --out "$SHIP.answer" \
+      --threads "$per" --grow "$grow" --steps "${r%%:*}" --seed "${r##*:}" --prior-tau 1 --position-weight "${POSITION_WEIGHT:-1}" \
+      ${tower[@]+"${tower[@]}"} > "$RUNS/answer-$round.log" 2>&1
+    tail -n 1 "$RUNS/answer-$round.log"
+    mark "answer round $round ($r) end"
+    rm -rf "$SHIP.new" && mv "$SHIP.answer" "$SHIP.new"
+    grow=0
+  done
   mark "answer end"
-  rm -rf "$SHIP.new" && mv "$SHIP.answer" "$SHIP.new"
 fi
 rm -rf "$SHIP" && mv "$SHIP.new" "$SHIP"
 du -sh "$SHIP"

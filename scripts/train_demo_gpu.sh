@@ -118,7 +118,8 @@ echo "step ${STEP_S}s at batch $BATCH: stages of $N1 / $N2 steps"
 T0=$SECONDS
 # Stage 4 (answer layers, CPU only) is left out of the budget: run it on the returned model afterwards
 # (torchrun --standalone --nproc-per-node 2 -m uniimage.cli.demo_answer MODEL --out DIR --threads 1 --grow 4
-# --steps 6000 --prior-tau 1: about 17 min on the 2-core machine; v16 keeps the tower frozen there).
+# --steps 6000 --prior-tau 1 --position-weight 1, then the later rounds of train_demo.sh's ANSWER_ROUNDS with --grow 0
+# and their --steps / --seed: about 1 h on the 2-core machine; the tower stays frozen there).
 ANSWER_STEPS=0 BASES_FROM="" SKIP_STAGE0=1 STAGES="t2i_slots joint_edit" bash scripts/train_demo.sh || { tail -n 30 build/demo-runs/*.log; exit 5; }
 TRAIN_S=$((SECONDS - T0))
 

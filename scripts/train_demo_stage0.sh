@@ -16,8 +16,8 @@ VLM_PHASES="${VLM_PHASES:-1300 1200 1500}"  # steps of 16 per phase; phase k use
 # before 50346cd gave image tokens their 3D positions, so this script no longer remakes it exactly.
 ROPE_THETA="${ROPE_THETA:-10}"
 CELL_WEIGHT="${CELL_WEIGHT:-1}"
-TOWER_STEPS="${TOWER_STEPS:-1500}"   # the tower phase (below; 0: none), steps of TOWER_BATCH
-TOWER_BATCH="${TOWER_BATCH:-16}"
+TOWER_STEPS="${TOWER_STEPS:-2000}"   # the tower phase (below; 0: none), steps of TOWER_BATCH (v16: 1500 x 16)
+TOWER_BATCH="${TOWER_BATCH:-32}"
 # CELL_POSITIONS=1: the per-cell heads also read each token's (row, column), so the tower's tokens say where they are (Qwen's
 # vision rotary is relative). The edit cell slots need it: query q copies image cell q (demo README, "Edit slots
 # by grid cell": 65 whole target scenes of 200 with it, 27 without). train_demo.sh sets it with EDIT_CELLS=1.
@@ -46,8 +46,8 @@ done
 # The tower phase (v16; TOWER_STEPS), after the last phase: only the vision tower trains, on
 # the answers and the per-cell loss at TOWER_CELL_WEIGHT (positions as CELL_POSITIONS), so its tokens say which
 # shape each cell holds (0.72 -> 0.887 per cell; the edit cell slots need it: demo README, "Edit cell slots need a
-# tower that tells shapes apart"). About 6 min on one core. TOWER_STEPS=2000 TOWER_BATCH=32 (about 13 min) reads shape
-# per cell at 0.944: edits rise to 0.52 but counting and VQA fall (demo README, "A longer tower phase").
+# tower that tells shapes apart"). v17: 2000 steps of 32 (about 13 min), shape per cell 0.944 (v16's 1500 x 16, about
+# 6 min: 0.887); edits rise from 0.40 to 0.52 and moves work (demo README, "A longer tower phase", "Demo v17").
 if [ "$TOWER_STEPS" -gt 0 ]; then
   rm -rf "$OUT/qwen-phase$phase" && mv "$OUT/qwen" "$OUT/qwen-phase$phase"
   stage0 vlm --vlm-init "$OUT/qwen-phase$phase" --cell-weight "${TOWER_CELL_WEIGHT:-4}" ${positions[@]+"${positions[@]}"} \

@@ -133,8 +133,35 @@ def test_command_writes_a_grown_model_that_loads(tiny, tmp_path):
                  "--batch", "2", "--n-vqa", "8", "--eval-n", "0"]) == 0
     report = json.loads((tmp_path / "grown" / "answer_report.json").read_text())
     assert report["layers"] == model.num_mllm_layers + 1 and report["ladder"] == list(model.ladder)
+    assert report["earlier_rounds"] == []   # a model without answer layers: the first round
     back, back_processor, _ = load_pretrained(str(tmp_path / "grown"))
     assert back.num_mllm_layers == model.num_mllm_layers + 1
+    assert torch.equal(_condition(back, back_processor), _condition(model, processor))
+
+
+def test_a_later_round_keeps_training_the_same_answer_layers(tiny, tmp_path):
+    """train_demo.sh's later stage-4 rounds (--grow 0): no layer is added, the grown layers move, the rest and every
+    condition stay exact."""
+    from safetensors.torch import load_file
+
+    from uniimage.cli.demo_answer import main
+
+    model, processor, components = tiny
+    save_pretrained(model, components, tmp_path / "model")
+    common = ["--steps", "2", "--batch", "2", "--n-vqa", "8", "--eval-n", "0", "--lr", "3e-3"]
+    assert main([str(tmp_path / "model"), "--out", str(tmp_path / "r1"), "--grow", "1", *common]) == 0
+    assert main([str(tmp_path / "r1"), "--out", str(tmp_path / "r2"), "--grow", "0", "--seed", "1", *common]) == 0
+    report = json.loads((tmp_path / "r2" / "answer_report.json").read_text())
+    assert report["grow"] == 0 and report["layers"] == model.num_mllm_layers + 1 and report["seed"] == 1
+    assert [r["grow"] for r in report["earlier_rounds"]] == [1] and report["earlier_rounds"][0]["from"] == "model"
+    one, two = (load_file(str(tmp_path / r / "model.safetensors")) for r in ("r1", "r2"))
+    assert one.keys() == two.keys()
+    moved = [k.split("mllm_backbone.model.")[-1] for k in one if not torch.equal(one[k], two[k])]
+    layers = {int(k.split(".")[1]) for k in moved if k.startswith("layers.")}
+    start = answer_layer_start(model)
+    assert model.num_mllm_layers in layers and min(layers) >= start, (layers, start)  # the grown layer moved too
+    assert all(k.startswith("layers.") or k == "norm.weight" for k in moved), moved  # above the ladder only
+    back, back_processor, _ = load_pretrained(str(tmp_path / "r2"))
     assert torch.equal(_condition(back, back_processor), _condition(model, processor))
 
 

@@ -95,11 +95,22 @@ def main(argv=None) -> int:
     if rank != 0:
         return 0
     report.update(final_loss=sum(losses[-50:]) / len(losses[-50:]), vqa_after=score(),
-                  layers=model.num_mllm_layers, ladder=list(model.ladder), seconds=round(time.time() - start, 1))
+                  layers=model.num_mllm_layers, ladder=list(model.ladder), seconds=round(time.time() - start, 1),
+                  earlier_rounds=earlier_rounds(Path(args.model)))
     save_pretrained(model, components, args.out)
     (args.out / "answer_report.json").write_text(json.dumps(report, indent=2) + "\n")
     logger.info("answer layers: %s", json.dumps(report))
     return 0
+
+
+def earlier_rounds(model: Path) -> list[dict]:
+    """The reports of the stage-4 runs that made `model` (train_demo.sh's earlier rounds), oldest first, so the
+    shipped model's report holds the whole stage."""
+    path = model / "answer_report.json"
+    if not path.is_file():
+        return []
+    last = json.loads(path.read_text())
+    return [*last.pop("earlier_rounds", []), last]
 
 
 if __name__ == "__main__":
