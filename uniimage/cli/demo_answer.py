@@ -24,6 +24,7 @@ import torch
 from ..errors import InputError
 
 logger = logging.getLogger("uniimage.demo")
+REPORT = "answer_report.json"  # written by each run, read back by the next round's
 
 
 def parse(argv):
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
                   layers=model.num_mllm_layers, ladder=list(model.ladder), seconds=round(time.time() - start, 1),
                   earlier_rounds=earlier_rounds(Path(args.model)))
     save_pretrained(model, components, args.out)
-    (args.out / "answer_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / REPORT).write_text(json.dumps(report, indent=2) + "\n")
     logger.info("answer layers: %s", json.dumps(report))
     return 0
 
@@ -106,7 +107,7 @@ def main(argv=None) -> int:
 def earlier_rounds(model: Path) -> list[dict]:
     """The reports of the stage-4 runs that made `model` (train_demo.sh's earlier rounds), oldest first, so the
     shipped model's report holds the whole stage."""
-    path = model / "answer_report.json"
+    path = model / REPORT
     if not path.is_file():
         return []
     last = json.loads(path.read_text())
