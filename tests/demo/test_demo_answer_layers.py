@@ -139,6 +139,25 @@ def test_command_writes_a_grown_model_that_loads(tiny, tmp_path):
     assert torch.equal(_condition(back, back_processor), _condition(model, processor))
 
 
+def test_a_later_round_takes_its_starting_scores_from_the_round_before(tiny, tmp_path, monkeypatch):
+    """The weights a round starts from are the ones the round before scored after training: not scored again."""
+    import uniimage.demo.eval_vlm as eval_vlm
+    from uniimage.cli.demo_answer import main
+
+    model, _, components = tiny
+    save_pretrained(model, components, tmp_path / "model")
+    common = ["--steps", "1", "--batch", "2", "--n-vqa", "8", "--eval-n", "2"]
+    assert main([str(tmp_path / "model"), "--out", str(tmp_path / "r1"), "--grow", "1", *common]) == 0
+    calls = []
+    scorer = eval_vlm.vqa_accuracy
+    monkeypatch.setattr(eval_vlm, "vqa_accuracy", lambda *a, **k: calls.append(a[3]) or scorer(*a, **k))
+    assert main([str(tmp_path / "r1"), "--out", str(tmp_path / "r2"), "--grow", "0", *common]) == 0
+    first, second = (json.loads((tmp_path / r / "answer_report.json").read_text()) for r in ("r1", "r2"))
+    assert second["vqa_before"] == first["vqa_after"] and calls == ["train", "heldout"]  # only after training
+    assert main([str(tmp_path / "r2"), "--out", str(tmp_path / "r3"), "--grow", "0", *common[:-1], "3"]) == 0
+    assert calls == ["train", "heldout"] * 3   # another question count: scored again, before and after
+
+
 def test_a_later_round_keeps_training_the_same_answer_layers(tiny, tmp_path):
     """train_demo.sh's later stage-4 rounds (--grow 0): no layer is added, the grown layers move, the rest and every
     condition stay exact."""

@@ -76,16 +76,21 @@ def main(argv=None) -> int:
     start = time.time()
     model, processor, components = load_pretrained(args.model, torch.float32)
     tokenizer, images = processor.tokenizer, components.image_processor()
-    def score():
+    earlier = earlier_rounds(Path(args.model))
+
+    def score(before: bool = False):
         if not args.eval_n or rank != 0:
             return None
+        last = earlier[-1].get("vqa_after") if before and earlier else None
+        if last and last["train"]["n"] == args.eval_n:  # the same weights, scored by the round that saved them
+            return last
         result = {split: vqa_accuracy(model.mllm, tokenizer, images, split, args.eval_n) for split in ("train", "heldout")}
         return {**result, "describe_exact": describe_accuracy(model.mllm, tokenizer, images, min(50, args.eval_n))}
 
     report = {"from": Path(args.model).name, "grow": args.grow, "steps": args.steps, "batch": args.batch, "lr": args.lr,
               "n_vqa": args.n_vqa, "describe_share": args.describe_share, "where_share": args.where_share, "position_extra": args.position_extra, "prior_tau": args.prior_tau, "train_tower": args.train_tower,
               "cell_weight": args.cell_weight, "cell_positions": args.cell_positions, "position_weight": args.position_weight, "seed": args.seed,
-              "processes": world, "vqa_before": score()}
+              "processes": world, "vqa_before": score(before=True)}
     grow_answer_layers(model, args.grow)
     losses = train_answer_layers(model, tokenizer, images, answer_examples(args.n_vqa, 9173 + args.seed, args.describe_share, args.where_share,
                                                                     args.position_extra), args.steps,
@@ -97,7 +102,7 @@ def main(argv=None) -> int:
         return 0
     report.update(final_loss=sum(losses[-50:]) / len(losses[-50:]), vqa_after=score(),
                   layers=model.num_mllm_layers, ladder=list(model.ladder), seconds=round(time.time() - start, 1),
-                  earlier_rounds=earlier_rounds(Path(args.model)))
+                  earlier_rounds=earlier)
     save_pretrained(model, components, args.out)
     (args.out / REPORT).write_text(json.dumps(report, indent=2) + "\n")
     logger.info("answer layers: %s", json.dumps(report))
