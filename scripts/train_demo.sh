@@ -48,6 +48,7 @@ esac
 for r in $ANSWER_ROUNDS; do
   [[ "$r" =~ ^[1-9][0-9]*:[0-9]+$ ]] || { echo "ANSWER_ROUNDS: '$r' is not STEPS:SEED (e.g. 6000:0)" >&2; exit 2; }
 done
+case "${COUNT_LAYOUT:-0}" in 0|1) ;; *) echo "COUNT_LAYOUT=$COUNT_LAYOUT: use 0 or 1" >&2; exit 2 ;; esac
 mkdir -p "$RUNS"
 mark() { echo "$(date -u +%FT%TZ) $*" >> "$RUNS/timeline.log"; }
 mark "chain start (PROCS=$PROCS THREADS=$THREADS RESUME=${RESUME:-})"
@@ -73,10 +74,21 @@ if [ ! -f "$BASE/data-t2i/train_described.jsonl" ]; then  # stage 1b: the same s
   "$PY" -m uniimage.cli.demo_describe "$BASE/data-t2i/train.jsonl" "$BASE/data-t2i/train_described.jsonl"
 fi
 # v7: two-object scenes in reading order (the first-named object on the left; uniimage/demo/reading_order.py),
-# and their full descriptions, which name objects left to right.
-if [ ! -f "$BASE/data-t2i/train_ro_described.jsonl" ]; then
+# and their full descriptions, which name objects left to right. COUNT_LAYOUT=1 (v18) also draws every counting
+# scene in a fixed arrangement per count (uniimage/demo/count_layout.py; demo README, "Counting in a fixed
+# arrangement"); the choice is written down in data-t2i/count_layout, and sets made with the other are made again,
+# their cached latents too.
+COUNT_LAYOUT="${COUNT_LAYOUT:-0}"
+if [ ! -f "$BASE/data-t2i/train_ro_described.jsonl" ] \
+   || [ "$(cat "$BASE/data-t2i/count_layout" 2>/dev/null || echo 0)" != "$COUNT_LAYOUT" ]; then
   "$PY" -m uniimage.cli.demo_reading_order "$BASE/data-t2i/train.jsonl" "$BASE/data-t2i/train_ro.jsonl"
+  if [ "$COUNT_LAYOUT" = 1 ]; then
+    "$PY" -m uniimage.cli.demo_count_layout "$BASE/data-t2i/train_ro.jsonl" "$BASE/data-t2i/train_ro_counted.jsonl"
+    mv "$BASE/data-t2i/train_ro_counted.jsonl" "$BASE/data-t2i/train_ro.jsonl"
+  fi
   "$PY" -m uniimage.cli.demo_describe "$BASE/data-t2i/train_ro.jsonl" "$BASE/data-t2i/train_ro_described.jsonl"
+  rm -rf "$BASE/latents/train_ro" "$BASE/latents/train_ro_described"
+  echo "$COUNT_LAYOUT" > "$BASE/data-t2i/count_layout"
 fi
 # A SANA base made before v7 lacks the DiT's sincos positions: its fresh DiT is written again (seconds, seeded).
 if ! grep -q '"interpolation_scale": 1' "$BASE/sana/transformer/config.json"; then
