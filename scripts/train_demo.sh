@@ -48,7 +48,6 @@ esac
 for r in $ANSWER_ROUNDS; do
   [[ "$r" =~ ^[1-9][0-9]*:[0-9]+$ ]] || { echo "ANSWER_ROUNDS: '$r' is not STEPS:SEED (e.g. 6000:0)" >&2; exit 2; }
 done
-case "${COUNT_LAYOUT:-0}" in 0|1) ;; *) echo "COUNT_LAYOUT=$COUNT_LAYOUT: use 0 or 1" >&2; exit 2 ;; esac
 mkdir -p "$RUNS"
 mark() { echo "$(date -u +%FT%TZ) $*" >> "$RUNS/timeline.log"; }
 mark "chain start (PROCS=$PROCS THREADS=$THREADS RESUME=${RESUME:-})"
@@ -74,21 +73,16 @@ if [ ! -f "$BASE/data-t2i/train_described.jsonl" ]; then  # stage 1b: the same s
   "$PY" -m uniimage.cli.demo_describe "$BASE/data-t2i/train.jsonl" "$BASE/data-t2i/train_described.jsonl"
 fi
 # v7: two-object scenes in reading order (the first-named object on the left; uniimage/demo/reading_order.py),
-# and their full descriptions, which name objects left to right. COUNT_LAYOUT=1 (v18) also draws every counting
-# scene in a fixed arrangement per count (uniimage/demo/count_layout.py; demo README, "Counting in a fixed
-# arrangement"); the choice is written down in data-t2i/count_layout, and sets made with the other are made again,
-# their cached latents too.
-COUNT_LAYOUT="${COUNT_LAYOUT:-0}"
-if [ ! -f "$BASE/data-t2i/train_ro_described.jsonl" ] \
-   || [ "$(cat "$BASE/data-t2i/count_layout" 2>/dev/null || echo 0)" != "$COUNT_LAYOUT" ]; then
+# and their full descriptions, which name objects left to right.
+if [ ! -f "$BASE/data-t2i/train_ro_described.jsonl" ]; then
   "$PY" -m uniimage.cli.demo_reading_order "$BASE/data-t2i/train.jsonl" "$BASE/data-t2i/train_ro.jsonl"
-  if [ "$COUNT_LAYOUT" = 1 ]; then
-    "$PY" -m uniimage.cli.demo_count_layout "$BASE/data-t2i/train_ro.jsonl" "$BASE/data-t2i/train_ro_counted.jsonl"
-    mv "$BASE/data-t2i/train_ro_counted.jsonl" "$BASE/data-t2i/train_ro.jsonl"
-  fi
   "$PY" -m uniimage.cli.demo_describe "$BASE/data-t2i/train_ro.jsonl" "$BASE/data-t2i/train_ro_described.jsonl"
-  rm -rf "$BASE/latents/train_ro" "$BASE/latents/train_ro_described"
-  echo "$COUNT_LAYOUT" > "$BASE/data-t2i/count_layout"
+fi
+# v18: the same scenes with every counting scene drawn in a fixed arrangement per count, and their descriptions:
+# the count stage's data (joint_count.yaml; uniimage/demo/count_layout.py).
+if [ ! -f "$BASE/data-t2i/train_counted_described.jsonl" ]; then
+  "$PY" -m uniimage.cli.demo_count_layout "$BASE/data-t2i/train_ro.jsonl" "$BASE/data-t2i/train_counted.jsonl"
+  "$PY" -m uniimage.cli.demo_describe "$BASE/data-t2i/train_counted.jsonl" "$BASE/data-t2i/train_counted_described.jsonl"
 fi
 # A SANA base made before v7 lacks the DiT's sincos positions: its fresh DiT is written again (seconds, seeded).
 if ! grep -q '"interpolation_scale": 1' "$BASE/sana/transformer/config.json"; then
@@ -145,7 +139,7 @@ fi
 # they hold) is newer than them. Processes read whole shards: a cache needs at least PROCS of them.
 LATENT_SHARD="${LATENT_SHARD:-500}"
 pids=()
-for set in train_ro train_ro_described edit; do
+for set in train_ro train_ro_described train_counted train_counted_described edit; do
   src="$BASE/data-t2i/$set.jsonl"; [ "$set" = edit ] && src="$BASE/data-edit/train.jsonl"
   dst="$BASE/latents/$set"
   if [ ! -f "$dst/latents.json" ] || [ "$BASE/slots/model.safetensors" -nt "$dst/latents.json" ]; then
@@ -160,7 +154,8 @@ for pid in ${pids[@]+"${pids[@]}"}; do wait "$pid"; done   # set -e: a failed ca
 [ ${#pids[@]} -gt 0 ] && mark "latents end"
 
 # Stage 1 from the slot model (t2i_slots), then the joint stage with 30% edits (joint_edit: v9 trains the DiT
-# alone; v6-v8 trained the MLLM's ladder layers, queries and connector with it, with LM rehearsal). v5 was
+# alone; v6-v8 trained the MLLM's ladder layers, queries and connector with it, with LM rehearsal), then (v18) the
+# count stage: the DiT 1200 more steps on the scenes with counting arranged (joint_count). v5 was
 # t2i_pretrain t2i_joint joint_edit (joint_edit then from t2i_joint, 1500 steps). The v3 chain's t2i_continue,
 # edit_pretrain and finetune undid part of what stage 1 learnt (uniimage/demo/README.md). STAGES overrides the list.
 # The training stages (these two and stage 4) run as `python -m MODULE`, or with PROCS > 1 as that many gloo
@@ -170,7 +165,7 @@ if [ "$PROCS" -gt 1 ]; then
   procs=("$PY" -m torch.distributed.run --standalone --nproc-per-node "$PROCS")
   per=$(( THREADS / PROCS > 0 ? THREADS / PROCS : 1 ))
 fi
-for stage in ${STAGES:-t2i_slots joint_edit}; do
+for stage in ${STAGES:-t2i_slots joint_edit joint_count}; do
   resume=()
   if [ -n "${RESUME:-}" ]; then resume=(resume=auto); else rm -rf "${RUNS:?}/$stage" "$RUNS/$stage.log"; fi
   stage_args="STAGE_ARGS_$stage"
