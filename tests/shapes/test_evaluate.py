@@ -9,12 +9,14 @@ and checks only that the loop runs end to end and reports counts and the JSON sh
 
 import argparse
 import json
+import re
 
 import pytest
 from PIL import Image
 
 import uniimage
 from uniimage.cli import shapes_eval as shapes_cli
+from uniimage.errors import InputError
 from uniimage.shapes import evaluate as shapes_eval
 from uniimage.shapes.edits import edit_items
 from uniimage.shapes.heldout import heldout_combinations
@@ -43,7 +45,7 @@ class GroundTruthPipe:
         self.calls = []
 
     def __call__(self, prompt, image=None, num_inference_steps=None, guidance_scale=None, num_images_per_prompt=1, generator=None,
-                 guidance_interval=None):
+                 guidance_interval=None, image_guidance_scale=1.5):
         self.calls.append((prompt, num_inference_steps, guidance_scale, num_images_per_prompt, generator.initial_seed()))
         scene = self.scenes[prompt if image is None else (prompt, image.tobytes())]
         return _Output([render_scene(scene, 96)] * num_images_per_prompt)
@@ -146,3 +148,32 @@ def test_a_guidance_interval_reaches_every_call_and_none_leaves_the_models_defau
     assert [k["guidance_interval"] for k in pipe.kwargs] == [(0, 0.8)] * 5
     shapes_eval.evaluate(pipe, task="t2i", split="train", limit=2)
     assert [k["guidance_interval"] for k in pipe.kwargs[5:]] == [None, None]  # the pipeline then uses the config's
+
+
+def test_the_image_guidance_reaches_every_edit_and_a_negative_one_is_refused():
+    class Recorder(BlankPipe):
+        def __init__(self):
+            self.kwargs = []
+
+        def __call__(self, prompt, num_images_per_prompt=1, **kwargs):
+            self.kwargs.append(kwargs)
+            return super().__call__(prompt, num_images_per_prompt, **kwargs)
+
+    pipe = Recorder()
+    shapes_eval.evaluate(pipe, task="edit", split="train", limit=2, image_guidance=2.5)
+    shapes_eval.evaluate(pipe, task="edit", split="train", limit=1)
+    assert [k["image_guidance_scale"] for k in pipe.kwargs] == [2.5, 2.5, 1.5]
+    assert shapes_cli.add_arguments and _args(image_guidance=3).image_guidance == 3.0
+    with pytest.raises(ValueError, match="--image-guidance must be >= 0, got -1"):
+        shapes_eval.evaluate(pipe, task="edit", split="train", limit=1, image_guidance=-1)
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("image_guidance", -1, "--image-guidance must be at least 0.0, got -1.0"),
+    ("limit", 0, "--limit must be at least 1, got 0"),
+    ("images_per_prompt", 0, "--images-per-prompt must be at least 1, got 0"),
+    ("guidance", "nan", "--guidance must be a finite number, got nan"),
+])
+def test_bad_numbers_are_refused_before_a_model_loads(flag, value, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        shapes_cli.run(_args(model="/no/such/model", **{flag: value}))

@@ -72,12 +72,14 @@ def run_t2i(pipe, split, limit, seed, steps, guidance, images_per_prompt, guidan
     return rows
 
 
-def run_edit(pipe, split, limit, seed, steps, guidance, images_per_prompt, image_size, guidance_interval=None) -> list[dict]:
+def run_edit(pipe, split, limit, seed, steps, guidance, images_per_prompt, image_size, guidance_interval=None,
+             image_guidance=1.5) -> list[dict]:
     rows = []
     for index, item in enumerate(edit_items(limit, split, PROMPT_SEED, heldout_combinations())):
         source = render_scene(item.source, image_size)
         output = pipe(item.instruction, image=source, num_inference_steps=steps, guidance_scale=guidance,
-                      num_images_per_prompt=images_per_prompt, generator=_generator(seed + index), guidance_interval=guidance_interval)
+                      image_guidance_scale=image_guidance, num_images_per_prompt=images_per_prompt,
+                      generator=_generator(seed + index), guidance_interval=guidance_interval)
         verdicts = [judge_edit(image, item.target, placed_anywhere=placed_anywhere(item)) for image in _images(output, images_per_prompt)]
         rows.append(_row("edit", item.kind, item.instruction, edit_metadata(item), verdicts))
     return rows
@@ -103,18 +105,21 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def evaluate(pipe, task="t2i", split="heldout", limit=None, seed=0, steps=20, guidance=4.5,
-             images_per_prompt=1, image_size=SOURCE_IMAGE_SIZE, guidance_interval=None) -> list[dict]:
-    """guidance_interval: (lo, hi) for the pipeline; None keeps the model's default."""
+             images_per_prompt=1, image_size=SOURCE_IMAGE_SIZE, guidance_interval=None, image_guidance=1.5) -> list[dict]:
+    """guidance_interval: (lo, hi) for the pipeline; None keeps the model's default. image_guidance: the edit task's
+    image guidance scale (the pipeline's default, 1.5)."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     limit = DEFAULT_LIMIT[task] if limit is None else limit
     if limit < 1 or images_per_prompt < 1:
         raise ValueError("--limit and --images-per-prompt must be >= 1")
+    if not image_guidance >= 0:
+        raise ValueError(f"--image-guidance must be >= 0, got {image_guidance}")
     interval = None if guidance_interval is None else tuple(guidance_interval)  # None: the pipeline's default
     if task == "t2i":
         return run_t2i(pipe, split, limit, seed, steps, guidance, images_per_prompt, interval)
     if task == "edit":
-        return run_edit(pipe, split, limit, seed, steps, guidance, images_per_prompt, image_size, interval)
+        return run_edit(pipe, split, limit, seed, steps, guidance, images_per_prompt, image_size, interval, image_guidance)
     return run_vqa(pipe, split, limit, image_size)
 
 
