@@ -80,7 +80,8 @@ if [ ! -f "$BASE/data-t2i/train_ro_described.jsonl" ]; then
 fi
 # v18: the same scenes with every counting scene drawn in a fixed arrangement per count, and their descriptions:
 # the count stage's data (joint_count.yaml; uniimage/demo/count_layout.py).
-if [ ! -f "$BASE/data-t2i/train_counted_described.jsonl" ]; then
+if [ ! -f "$BASE/data-t2i/train_counted_described.jsonl" ] \
+   || [ "$BASE/data-t2i/train_ro.jsonl" -nt "$BASE/data-t2i/train_counted_described.jsonl" ]; then
   "$PY" -m uniimage.cli.demo_count_layout "$BASE/data-t2i/train_ro.jsonl" "$BASE/data-t2i/train_counted.jsonl"
   "$PY" -m uniimage.cli.demo_describe "$BASE/data-t2i/train_counted.jsonl" "$BASE/data-t2i/train_counted_described.jsonl"
 fi
@@ -158,7 +159,7 @@ for pid in ${pids[@]+"${pids[@]}"}; do wait "$pid"; done   # set -e: a failed ca
 # count stage: the DiT 1200 more steps on the scenes with counting arranged (joint_count). v5 was
 # t2i_pretrain t2i_joint joint_edit (joint_edit then from t2i_joint, 1500 steps). The v3 chain's t2i_continue,
 # edit_pretrain and finetune undid part of what stage 1 learnt (uniimage/demo/README.md). STAGES overrides the list.
-# The training stages (these two and stage 4) run as `python -m MODULE`, or with PROCS > 1 as that many gloo
+# The training stages (these three and stage 4) run as `python -m MODULE`, or with PROCS > 1 as that many gloo
 # processes under torchrun, THREADS / PROCS threads each.
 procs=("$PY") per=$THREADS
 if [ "$PROCS" -gt 1 ]; then
