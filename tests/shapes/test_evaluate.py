@@ -133,15 +133,18 @@ def test_unusable_device_is_named():
         shapes_cli.run(_args(model="tiny", limit=1, device="tpu9"))
 
 
+class Recorder(BlankPipe):
+    """A blank pipe that keeps the keyword arguments of every call."""
+
+    def __init__(self):
+        self.kwargs = []
+
+    def __call__(self, prompt, num_images_per_prompt=1, **kwargs):
+        self.kwargs.append(kwargs)
+        return super().__call__(prompt, num_images_per_prompt, **kwargs)
+
+
 def test_a_guidance_interval_reaches_every_call_and_none_leaves_the_models_default():
-    class Recorder(BlankPipe):
-        def __init__(self):
-            self.kwargs = []
-
-        def __call__(self, prompt, num_images_per_prompt=1, **kwargs):
-            self.kwargs.append(kwargs)
-            return super().__call__(prompt, num_images_per_prompt, **kwargs)
-
     pipe = Recorder()
     shapes_eval.evaluate(pipe, task="t2i", split="train", limit=3, guidance_interval=[0, 0.8])
     shapes_eval.evaluate(pipe, task="edit", split="train", limit=2, guidance_interval=[0, 0.8])
@@ -151,19 +154,11 @@ def test_a_guidance_interval_reaches_every_call_and_none_leaves_the_models_defau
 
 
 def test_the_image_guidance_reaches_every_edit_and_a_negative_one_is_refused():
-    class Recorder(BlankPipe):
-        def __init__(self):
-            self.kwargs = []
-
-        def __call__(self, prompt, num_images_per_prompt=1, **kwargs):
-            self.kwargs.append(kwargs)
-            return super().__call__(prompt, num_images_per_prompt, **kwargs)
-
     pipe = Recorder()
     shapes_eval.evaluate(pipe, task="edit", split="train", limit=2, image_guidance=2.5)
     shapes_eval.evaluate(pipe, task="edit", split="train", limit=1)
     assert [k["image_guidance_scale"] for k in pipe.kwargs] == [2.5, 2.5, 1.5]
-    assert shapes_cli.add_arguments and _args(image_guidance=3).image_guidance == 3.0
+    assert _args(image_guidance=3).image_guidance == 3.0
     with pytest.raises(ValueError, match="--image-guidance must be >= 0, got -1"):
         shapes_eval.evaluate(pipe, task="edit", split="train", limit=1, image_guidance=-1)
 

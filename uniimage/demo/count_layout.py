@@ -13,16 +13,11 @@ another's: three is a triangle with its apex at the top centre, which four (a 2 
 from __future__ import annotations
 
 import itertools
-import json
-from pathlib import Path
-
-from PIL import Image
 
 from ..errors import ConfigError
-from ..shapes.heldout import heldout_combinations
 from ..shapes.layout import boxes_clear
-from ..shapes.render import render_scene
 from ..shapes.scene import Scene
+from .redraw import write_redrawn
 
 # Centres (x, y; y downwards) per object count. Each holds the largest size its count samples
 # (shapes.layout.SIZE_RANGE) with the layout's gap between boxes and inside the edge margin.
@@ -48,33 +43,9 @@ def arranged(scene: Scene) -> Scene:
 
 def write_count_layout(src_jsonl, dst_jsonl, image_folder: str = "images/count_layout") -> dict:
     """A copy of a ShapesEval t2i JSONL whose counting scenes (tag "counting") are drawn in the fixed arrangement;
-    other rows are copied as they are. Redrawn images go to `image_folder` beside DST (paths stay relative to the
-    JSONL's folder, as the source's). A redrawn scene that would show a held-out combination drops the row, so the
-    training split stays disjoint from the held-out one. -> counts."""
-    src, dst = Path(src_jsonl), Path(dst_jsonl)
-    if src.parent.resolve() != dst.parent.resolve():
-        raise ConfigError(f"count layout: {dst} must sit beside {src}, whose image paths it reuses")
-    held = heldout_combinations()
-    rows = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
-    (dst.parent / image_folder).mkdir(parents=True, exist_ok=True)
-    counts, out = {"kept": 0, "arranged": 0, "dropped": 0}, []
-    for i, row in enumerate(rows):
-        meta = row.get("meta", {})
-        if "scene" not in meta or "tag" not in meta:
-            raise ConfigError(f"count layout: {src} row {i} has no ShapesEval scene metadata (meta.scene, meta.tag)")
-        if meta["tag"] != "counting":
-            out.append(row)
-            counts["kept"] += 1
-            continue
-        scene = arranged(Scene.from_dict(meta["scene"]))
-        if held.scene_touches(scene.objects):
-            counts["dropped"] += 1
-            continue
-        with Image.open(src.parent / row["image"]) as image:
-            size = image.width
-        path = f"{image_folder}/{Path(row['image']).with_suffix('').as_posix().replace('/', '_')}.png"  # unique per source
-        render_scene(scene, size).save(dst.parent / path)
-        out.append({**row, "image": path, "meta": {**meta, "scene": scene.to_dict()}})
-        counts["arranged"] += 1
-    dst.write_text("".join(json.dumps(row) + "\n" for row in out), encoding="utf-8")
-    return counts
+    other rows are copied as they are (redraw.py: redrawn images go to `image_folder` beside DST; a redrawn scene that
+    would show a held-out combination drops its row). -> counts."""
+    def redraw(meta: dict, scene: Scene) -> Scene | None:
+        return arranged(scene) if meta["tag"] == "counting" else None
+
+    return write_redrawn(src_jsonl, dst_jsonl, image_folder, redraw, "count layout", "arranged")

@@ -13,16 +13,9 @@ so the training split stays disjoint from the held-out one. Every shape is left-
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from PIL import Image
-
-from ..errors import ConfigError
-from ..shapes.heldout import heldout_combinations
 from ..shapes.prompts import caption_objects
-from ..shapes.render import render_scene
 from ..shapes.scene import Scene
+from .redraw import write_redrawn
 
 HORIZONTAL = ("left of", "right of")
 
@@ -44,33 +37,9 @@ def mirrored(scene: Scene) -> Scene:
 
 
 def write_reading_order(src_jsonl, dst_jsonl, image_folder: str = "images/reading_order") -> dict:
-    """A copy of a ShapesEval t2i JSONL with two-object scenes in reading order. Mirrored images go to
-    `image_folder` beside DST (paths stay relative to the JSONL's folder, as the source's). -> counts."""
-    src, dst = Path(src_jsonl), Path(dst_jsonl)
-    if src.parent.resolve() != dst.parent.resolve():
-        raise ConfigError(f"reading order: {dst} must sit beside {src}, whose image paths it reuses")
-    held = heldout_combinations()
-    rows = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
-    (dst.parent / image_folder).mkdir(parents=True, exist_ok=True)
-    counts, out = {"kept": 0, "mirrored": 0, "dropped": 0}, []
-    for i, row in enumerate(rows):
-        meta = row.get("meta", {})
-        if "scene" not in meta or "tag" not in meta:
-            raise ConfigError(f"reading order: {src} row {i} has no ShapesEval scene metadata (meta.scene, meta.tag)")
-        scene = Scene.from_dict(meta["scene"])
-        if not needs_mirror(meta, scene):
-            out.append(row)
-            counts["kept"] += 1
-            continue
-        flipped = mirrored(scene)
-        if held.scene_touches(flipped.objects):
-            counts["dropped"] += 1
-            continue
-        with Image.open(src.parent / row["image"]) as image:
-            size = image.width
-        path = f"{image_folder}/{Path(row['image']).with_suffix('').as_posix().replace('/', '_')}.png"  # unique per source
-        render_scene(flipped, size).save(dst.parent / path)
-        out.append({**row, "image": path, "meta": {**meta, "scene": flipped.to_dict()}})
-        counts["mirrored"] += 1
-    dst.write_text("".join(json.dumps(row) + "\n" for row in out), encoding="utf-8")
-    return counts
+    """A copy of a ShapesEval t2i JSONL with two-object scenes in reading order (redraw.py: mirrored images go to
+    `image_folder` beside DST; a mirror that would show a held-out relation drops its row). -> counts."""
+    def redraw(meta: dict, scene: Scene) -> Scene | None:
+        return mirrored(scene) if needs_mirror(meta, scene) else None
+
+    return write_redrawn(src_jsonl, dst_jsonl, image_folder, redraw, "reading order", "mirrored")
