@@ -78,8 +78,8 @@ if [ ! -f "$BASE/data-t2i/train_ro_described.jsonl" ]; then
   "$PY" -m uniimage.cli.demo_reading_order "$BASE/data-t2i/train.jsonl" "$BASE/data-t2i/train_ro.jsonl"
   "$PY" -m uniimage.cli.demo_describe "$BASE/data-t2i/train_ro.jsonl" "$BASE/data-t2i/train_ro_described.jsonl"
 fi
-# v18: the same scenes with every counting scene drawn in a fixed arrangement per count, and their descriptions:
-# the count stage's data (joint_count.yaml; uniimage/demo/count_layout.py).
+# v18: the same scenes with every counting scene drawn in a fixed arrangement per count, and their descriptions
+# (uniimage/demo/count_layout.py): since v19 the text-to-image data of stage 1 and the joint stage.
 if [ ! -f "$BASE/data-t2i/train_counted_described.jsonl" ] \
    || [ "$BASE/data-t2i/train_ro.jsonl" -nt "$BASE/data-t2i/train_counted_described.jsonl" ]; then
   "$PY" -m uniimage.cli.demo_count_layout "$BASE/data-t2i/train_ro.jsonl" "$BASE/data-t2i/train_counted.jsonl"
@@ -140,7 +140,7 @@ fi
 # they hold) is newer than them. Processes read whole shards: a cache needs at least PROCS of them.
 LATENT_SHARD="${LATENT_SHARD:-500}"
 pids=()
-for set in train_ro train_ro_described train_counted train_counted_described edit; do
+for set in train_counted train_counted_described edit; do
   src="$BASE/data-t2i/$set.jsonl"; [ "$set" = edit ] && src="$BASE/data-edit/train.jsonl"
   dst="$BASE/latents/$set"
   if [ ! -f "$dst/latents.json" ] || [ "$BASE/slots/model.safetensors" -nt "$dst/latents.json" ]; then
@@ -154,9 +154,10 @@ done
 for pid in ${pids[@]+"${pids[@]}"}; do wait "$pid"; done   # set -e: a failed cache stops the chain here
 [ ${#pids[@]} -gt 0 ] && mark "latents end"
 
-# Stage 1 from the slot model (t2i_slots), then the joint stage with 30% edits (joint_edit: v9 trains the DiT
-# alone; v6-v8 trained the MLLM's ladder layers, queries and connector with it, with LM rehearsal), then (v18) the
-# count stage: the DiT 1200 more steps on the scenes with counting arranged (joint_count). v5 was
+# Stage 1 from the slot model (t2i_slots; v19: half of its samples edits), then the joint stage with 30% edits
+# (joint_edit: v9 trains the DiT alone; v6-v8 trained the MLLM's ladder layers, queries and connector with it, with
+# LM rehearsal), both on the scenes with counting arranged (v19). v18 arranged them only in a third, count stage
+# (joint_count, 1200 DiT steps after the joint stage; STAGES="t2i_slots joint_edit joint_count" runs it). v5 was
 # t2i_pretrain t2i_joint joint_edit (joint_edit then from t2i_joint, 1500 steps). The v3 chain's t2i_continue,
 # edit_pretrain and finetune undid part of what stage 1 learnt (uniimage/demo/README.md). STAGES overrides the list.
 # The training stages (these three and stage 4) run as `python -m MODULE`, or with PROCS > 1 as that many gloo
@@ -166,7 +167,7 @@ if [ "$PROCS" -gt 1 ]; then
   procs=("$PY" -m torch.distributed.run --standalone --nproc-per-node "$PROCS")
   per=$(( THREADS / PROCS > 0 ? THREADS / PROCS : 1 ))
 fi
-for stage in ${STAGES:-t2i_slots joint_edit joint_count}; do
+for stage in ${STAGES:-t2i_slots joint_edit}; do
   resume=()
   if [ -n "${RESUME:-}" ]; then resume=(resume=auto); else rm -rf "${RUNS:?}/$stage" "$RUNS/$stage.log"; fi
   stage_args="STAGE_ARGS_$stage"

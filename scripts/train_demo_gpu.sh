@@ -105,23 +105,22 @@ steps_time() {  # steps -> seconds of `uniimage train` for t2i_pretrain
 }
 read -r CAL_SHORT CAL_LONG <<< "$CAL_STEPS"
 SHORT=$(steps_time "$CAL_SHORT") && LONG=$(steps_time "$CAL_LONG") || { echo "calibration run failed"; exit 4; }
-# Shares of BUDGET: 50% stage 1, 40% joint edit, 10% the count stage (v18); a joint step costs about a stage-1
-# step (v9: the DiT alone learns in all three). The slot stage (1000 steps of 64 prompts) runs before either, outside the budget (a minute or two on a GPU).
-read -r STEP_S N1 N2 N3 <<< "$("$PY" -c "
+# Shares of BUDGET: 55% stage 1, 45% joint edit; a joint step costs about a stage-1 step (v9: the DiT alone learns
+# in both). The slot stage (1000 steps of 64 prompts) runs before either, outside the budget (a minute or two on a GPU).
+read -r STEP_S N1 N2 <<< "$("$PY" -c "
 s = max(($LONG - $SHORT) / ($CAL_LONG - $CAL_SHORT), 1e-3); b = $BUDGET
-print(round(s, 4), *(max(2, int(f * b / s)) for f in (0.50, 0.40, 0.10)))")"
+print(round(s, 4), *(max(2, int(f * b / s)) for f in (0.55, 0.45)))")"
 lr() { "$PY" -c "print($1 * $LR_SCALE)"; }
 export STAGE_ARGS_t2i_slots="max_steps=$N1 checkpoint.every=$N1 optim.lr=$(lr 1e-3) optim.min_lr=$(lr 1e-4)"
 JOINT_LR="optim.lr=$(lr 3e-4) optim.min_lr=$(lr 3e-5)"
 export STAGE_ARGS_joint_edit="max_steps=$N2 checkpoint.every=$N2 $JOINT_LR"
-export STAGE_ARGS_joint_count="max_steps=$N3 checkpoint.every=$N3 $JOINT_LR"
-echo "step ${STEP_S}s at batch $BATCH: stages of $N1 / $N2 / $N3 steps"
+echo "step ${STEP_S}s at batch $BATCH: stages of $N1 / $N2 steps"
 T0=$SECONDS
 # Stage 4 (answer layers, CPU only) is left out of the budget: run it on the returned model afterwards
 # (torchrun --standalone --nproc-per-node 2 -m uniimage.cli.demo_answer MODEL --out DIR --threads 1 --grow 4
 # --steps 6000 --prior-tau 1 --position-weight 1, then the later rounds of train_demo.sh's ANSWER_ROUNDS with --grow 0
 # and their --steps / --seed: about 1 h on the 2-core machine; the tower stays frozen there).
-ANSWER_STEPS=0 BASES_FROM="" SKIP_STAGE0=1 STAGES="t2i_slots joint_edit joint_count" bash scripts/train_demo.sh || { tail -n 30 build/demo-runs/*.log; exit 5; }
+ANSWER_STEPS=0 BASES_FROM="" SKIP_STAGE0=1 STAGES="t2i_slots joint_edit" bash scripts/train_demo.sh || { tail -n 30 build/demo-runs/*.log; exit 5; }
 TRAIN_S=$((SECONDS - T0))
 
 # Figures of issue 13 (sampling seed 0), one JSON.
@@ -137,7 +136,7 @@ done
   --pairs 128 > "$OUT/gaps.json" 2> build/demo-runs/gaps.log || tail -n 5 build/demo-runs/gaps.log
 EVAL_S=$((SECONDS - T1))
 cat >> "$OUT/evals.json" <<EOF
-  "batch": $BATCH, "steps": [$N1, $N2, $N3], "step_s": $STEP_S, "lr_scale": $LR_SCALE
+  "batch": $BATCH, "steps": [$N1, $N2], "step_s": $STEP_S, "lr_scale": $LR_SCALE
 }
 EOF
 cat > "$OUT/timing.json" <<EOF
